@@ -1,0 +1,1 @@
+"""Tenant-schema models arrive with their issues."""

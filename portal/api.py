@@ -1,0 +1,32 @@
+"""The API routers: tenant hosts serve ``/api/v1/``; the public host serves the operators' API."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from tenants.api.views import ApiTokenViewSet, MembershipViewSet, MeView, TenantAdminViewSet
+
+router = DefaultRouter(trailing_slash="/?")
+router.include_root_view = False
+router.register("tokens", ApiTokenViewSet, basename="token")
+router.register("members", MembershipViewSet, basename="member")
+
+public_router = DefaultRouter(trailing_slash="/?")
+public_router.include_root_view = False
+public_router.register("tenants", TenantAdminViewSet, basename="tenant")
+
+docs_urlpatterns = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("api/v1/me", MeView.as_view(), name="api-me"),
+    path("api/v1/", include(router.urls)),
+    *docs_urlpatterns,
+]
+
+public_urlpatterns = [
+    path("api/v1/", include(public_router.urls)),
+    *docs_urlpatterns,
+]

@@ -1,0 +1,22 @@
+"""The Celery app. Tasks run in the schema they were sent from (tenant-schemas-celery)."""
+
+import os
+
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = CeleryApp("runyard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.task(name="portal.fan_out_to_tenants")
+def fan_out_to_tenants_task(task_name: str, *args, **kwargs) -> int:
+    """Periodic work: send ``task_name`` once per active tenant, each running in its schema."""
+    from tenants.models import Tenant
+
+    schemas = list(Tenant.objects.active().values_list("schema_name", flat=True))
+    for schema in schemas:
+        app.send_task(task_name, args=args, kwargs=kwargs, headers={"_schema_name": schema})
+    return len(schemas)

@@ -1,0 +1,58 @@
+"""Base consumer for tenant websockets, and ``/ws/ping/`` which proves tenant and session resolution."""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django_tenants.utils import tenant_context
+
+from tenants.access import is_public
+from tenants.models import Membership
+
+CLOSE_NOT_FOUND = 4404  # the websocket twin of HTTP 404: no such tenant, or not a member
+
+
+class TenantConsumer(AsyncJsonWebsocketConsumer):
+    """Accepts members of the Host's tenant only; sets ``self.tenant`` and ``self.membership``.
+
+    Database calls run on a worker thread where the schema set here does not apply: every
+    database function of a subclass enters ``tenant_context(self.tenant)`` itself.
+    """
+
+    async def connect(self):
+        self.tenant = self.scope.get("tenant")
+        user = self.scope.get("user")
+        if is_public(self.tenant) or user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.membership = await self._membership(user)
+        if self.membership is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.accept()
+        await self.on_accepted()
+
+    async def on_accepted(self):
+        """Hook for subclasses: join groups, send the initial state."""
+
+    @database_sync_to_async
+    def _membership(self, user):
+        with tenant_context(self.tenant):
+            return Membership.objects.filter(user=user, tenant=self.tenant).first()
+
+
+class PingConsumer(TenantConsumer):
+    async def on_accepted(self):
+        await self.send_json(self.identity())
+
+    async def receive_json(self, content, **kwargs):
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong", **self.identity()})
+        else:
+            await self.send_json({"type": "error", "message": 'Send {"type": "ping"}.'})
+
+    def identity(self) -> dict:
+        return {
+            "type": "hello",
+            "tenant": self.tenant.slug,
+            "user": self.scope["user"].email,
+            "role": self.membership.role,
+        }

@@ -1,0 +1,80 @@
+"""The API's shared parts: the viewset base, pagination and the one error shape.
+
+Access is checked by ``portal.permissions.IsTenantMember`` (the default permission class).
+Viewsets derive from ``ScopedViewSet``, whose queryset is ``Model.objects.visible_to(membership)``,
+where the membership is the caller's in the host's tenant.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, viewsets
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tenants.models import Role
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Base for every API viewset: rows come from ``visible_to(membership)``, looked up by code."""
+
+    lookup_field = "code"
+    read_role = Role.VIEWER
+    write_role = Role.MEMBER
+
+    def get_queryset(self):
+        return super().get_queryset().visible_to(self.request.membership)
+
+
+def _fields(detail) -> dict:
+    if isinstance(detail, dict):
+        return {
+            key: [str(item) for item in (value if isinstance(value, list) else [value])]
+            for key, value in detail.items()
+        }
+    return {"non_field_errors": [str(item) for item in (detail if isinstance(detail, list) else [detail])]}
+
+
+def error_body(code: str, message: str, *, fields: dict | None = None, hint: str | None = None) -> dict:
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    if hint:
+        body["hint"] = hint
+    return {"error": body}
+
+
+def exception_handler(exc, context):
+    """Render every API error as ``{"error": {"code", "message", "fields"?, "hint"?}}``."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body("invalid", "Some fields are not valid.", fields=_fields(exc.detail))
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        response.data = error_body(code if isinstance(code, str) else "error", str(detail))
+    return response
+
+
+def json_404(request, exception=None):
+    """handler404 for API paths; pages keep the HTML 404."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_500(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -1,0 +1,14 @@
+"""URLconf of tenant hosts (<slug>.<base domain>)."""
+
+from django.urls import include, path
+
+from portal import api
+
+handler404 = "portal.rest.json_404"
+handler500 = "portal.rest.json_500"
+
+urlpatterns = [
+    path("", include("tenants.urls")),
+    path("accounts/", include("allauth.urls")),
+    *api.urlpatterns,
+]

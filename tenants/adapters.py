@@ -1,0 +1,20 @@
+"""allauth adapter: on a tenant host only its members may sign in; sign-up is not open there."""
+
+from allauth.account.adapter import DefaultAccountAdapter
+
+from tenants.access import is_public
+from tenants.models import Membership
+
+
+class TenantAccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        return False  # tenants are created by operators (self-service sign-up arrives with billing)
+
+    def authenticate(self, request, **credentials):
+        """A non-member's right password fails like a wrong one: strangers learn nothing."""
+        user = super().authenticate(request, **credentials)
+        tenant = getattr(request, "tenant", None)
+        if user is not None and not is_public(tenant) and Membership.objects.of(user, tenant) is None:
+            self.authentication_failed(request, **credentials)
+            return None
+        return user

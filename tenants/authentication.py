@@ -1,0 +1,62 @@
+"""API token authentication: a bearer token works only on the host of the tenant it was made for."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
+from rest_framework import authentication, exceptions
+
+from tenants.models import TOKEN_PREFIX, ApiToken
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def parse_key(key: str) -> tuple[str, str] | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode(errors="replace").split()
+        if not header or header[0].lower() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header: expected 'Bearer <token>'.")
+        token = self._token_for(header[1], getattr(request._request, "tenant", None))
+        self._touch(token)
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+    def _token_for(self, key: str, tenant) -> ApiToken:
+        invalid = exceptions.AuthenticationFailed("Invalid token.")
+        parsed = parse_key(key)
+        if parsed is None:
+            raise invalid
+        token = ApiToken.objects.usable().select_related("user").filter(key_id=parsed[0]).first()
+        if token is None or not token.matches(parsed[1]) or not token.user.is_active:
+            raise invalid
+        if not self._bound_to(token, tenant):
+            raise invalid
+        return token
+
+    @staticmethod
+    def _bound_to(token: ApiToken, tenant) -> bool:
+        if tenant is None:
+            return False
+        if tenant.schema_name == get_public_schema_name():
+            return token.tenant_id is None and token.user.is_staff
+        return token.tenant_id == tenant.pk
+
+    @staticmethod
+    def _touch(token: ApiToken) -> None:
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now

@@ -1,0 +1,111 @@
+"""Tenant-host pages: dashboard, API tokens, members. Access is checked by TenantAccessMiddleware."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from tenants import services
+from tenants.forms import InviteForm, RoleForm, TokenForm
+from tenants.models import ApiToken, Membership, Role
+
+
+def get_token_for_user(request, code) -> ApiToken:
+    return get_object_or_404(ApiToken, code=code, user=request.user, tenant=request.tenant)
+
+
+def get_membership_for_user(request, code) -> Membership:
+    return get_object_or_404(Membership.objects.select_related("user"), code=code, tenant=request.tenant)
+
+
+def dashboard(request):
+    context = {
+        "member_count": Membership.objects.filter(tenant=request.tenant).count(),
+        "token_count": ApiToken.objects.usable().filter(user=request.user, tenant=request.tenant).count(),
+    }
+    return render(request, "tenants/dashboard.html", context)
+
+
+def tokens(request):
+    form = TokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        days = form.cleaned_data["expires_in_days"]
+        expires_at = timezone.now() + timedelta(days=days) if days else None
+        try:
+            _, new_key = services.create_api_token(
+                user=request.user,
+                tenant=request.tenant,
+                name=form.cleaned_data["name"],
+                expires_at=expires_at,
+                actor=request.user,
+            )
+            form = TokenForm()
+        except ValidationError as error:
+            _add_errors(form, error)
+    rows = ApiToken.objects.filter(user=request.user, tenant=request.tenant)
+    return render(request, "tenants/tokens.html", {"form": form, "tokens": rows, "new_key": new_key})
+
+
+@require_POST
+def revoke_token(request, code):
+    token = get_token_for_user(request, code)
+    services.revoke_api_token(token, actor=request.user)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("tokens")
+
+
+def members(request):
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.add_member(
+                request.tenant, form.cleaned_data["email"], form.cleaned_data["role"], actor=request.user
+            )
+            messages.success(request, f"{form.cleaned_data['email']} added.")
+            return redirect("members")
+        except ValidationError as error:
+            _add_errors(form, error)
+    rows = Membership.objects.filter(tenant=request.tenant).select_related("user")
+    can_manage = request.membership.allows(Role.ADMIN)
+    return render(
+        request,
+        "tenants/members.html",
+        {"form": form, "memberships": rows, "can_manage": can_manage, "roles": Role.choices},
+    )
+
+
+@require_POST
+def change_member_role(request, code):
+    membership = get_membership_for_user(request, code)
+    form = RoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(form.errors["role"])
+        services.change_role(membership, form.cleaned_data["role"], actor=request.user)
+        messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("members")
+
+
+@require_POST
+def remove_member(request, code):
+    membership = get_membership_for_user(request, code)
+    try:
+        services.remove_member(membership, actor=request.user)
+        messages.success(request, f"{membership.user.email} removed.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("members")
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
