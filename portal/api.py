@@ -6,13 +6,15 @@ from rest_framework.routers import DefaultRouter
 
 from tenants.api.views import ApiTokenViewSet, MembershipViewSet, MeView, TenantAdminViewSet
 
-router = DefaultRouter(trailing_slash="/?")
+router = DefaultRouter(trailing_slash=False)
 router.include_root_view = False
+router.include_format_suffixes = False
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("members", MembershipViewSet, basename="member")
 
-public_router = DefaultRouter(trailing_slash="/?")
+public_router = DefaultRouter(trailing_slash=False)
 public_router.include_root_view = False
+public_router.include_format_suffixes = False
 public_router.register("tenants", TenantAdminViewSet, basename="tenant")
 
 docs_urlpatterns = [

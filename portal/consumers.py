@@ -45,7 +45,7 @@ class PingConsumer(TenantConsumer):
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "ping":
-            await self.send_json({"type": "pong", **self.identity()})
+            await self.send_json({**self.identity(), "type": "pong"})
         else:
             await self.send_json({"type": "error", "message": 'Send {"type": "ping"}.'})
 

@@ -228,7 +228,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Runyard API",
-    "DESCRIPTION": "Tenant-scoped API. Authenticate with `Authorization: Bearer <token>` on your tenant's host.",
+    "DESCRIPTION": (
+        "Tenant-scoped API. Authenticate with `Authorization: Bearer <token>` on your tenant's host."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -242,6 +244,7 @@ SPECTACULAR_SETTINGS = {
 # --- Static files and i18n ---
 STATIC_URL = "/static/"
 STATIC_ROOT = RUNYARD_HOME / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request while it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = not PRODUCTION
 LANGUAGE_CODE = "en-us"

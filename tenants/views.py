@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -58,8 +58,15 @@ def revoke_token(request, code):
     return redirect("tokens")
 
 
+def _require_admin(request) -> None:
+    if not request.membership.allows(Role.ADMIN):
+        raise PermissionDenied("Only owners and admins manage members.")
+
+
 def members(request):
     form = InviteForm(request.POST or None)
+    if request.method == "POST":
+        _require_admin(request)
     if request.method == "POST" and form.is_valid():
         try:
             services.add_member(
@@ -81,6 +88,7 @@ def members(request):
 @require_POST
 def change_member_role(request, code):
     membership = get_membership_for_user(request, code)
+    _require_admin(request)
     form = RoleForm(request.POST)
     try:
         if not form.is_valid():
@@ -95,6 +103,7 @@ def change_member_role(request, code):
 @require_POST
 def remove_member(request, code):
     membership = get_membership_for_user(request, code)
+    _require_admin(request)
     try:
         services.remove_member(membership, actor=request.user)
         messages.success(request, f"{membership.user.email} removed.")
