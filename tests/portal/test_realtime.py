@@ -66,3 +66,12 @@ def test_ping_task_runs_in_the_schema_it_was_sent_from(world):
     assert result == {"schema": "alpha"}
     with schema_context("beta"):
         assert ping_task.delay().get(timeout=10)["schema"] == "beta"
+
+
+def test_periodic_work_fans_out_to_every_active_tenant(world):
+    from portal.celery import fan_out_to_tenants_task
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(slug="beta").update(status="suspended")
+    schemas = fan_out_to_tenants_task.delay("tenants.ping_task").get(timeout=10)
+    assert "alpha" in schemas and "beta" not in schemas

@@ -83,3 +83,23 @@ def test_a_suspended_tenant_shows_a_clear_page_and_refuses_writes(client_for, ap
     refused = api.post("/api/v1/tokens", {"name": "x"}, format="json")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "tenant_suspended"
+
+
+def test_member_list_queries_do_not_grow_with_rows(api_for, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.builders import ensure_user
+
+    api = api_for(world.alice)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as context:
+            assert api.get("/api/v1/members").status_code == 200
+        return len(context.captured_queries)
+
+    queries()  # the first call also records the token's last use
+    few = queries()
+    for n in range(10):
+        Membership.objects.create(user=ensure_user(f"m{n}@example.com"), tenant=world.tenant, role="viewer")
+    assert queries() == few

