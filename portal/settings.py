@@ -148,14 +148,19 @@ else:
         }
     }
     # kombu's filesystem transport: a real broker between real processes, with no server.
+    _broker = RUNYARD_HOME / "broker"
+    for _folder in ("queue", "processed", "control", "results"):
+        (_broker / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(RUNYARD_HOME / "broker" / "queue"),
-        "data_folder_out": str(RUNYARD_HOME / "broker" / "queue"),
-        "processed_folder": str(RUNYARD_HOME / "broker" / "processed"),
+        "data_folder_in": str(_broker / "queue"),
+        "data_folder_out": str(_broker / "queue"),
+        "processed_folder": str(_broker / "processed"),
+        "control_folder": str(_broker / "control"),
         "store_processed": False,
+        "polling_interval": 0.2,
     }
-    CELERY_RESULT_BACKEND = f"file://{RUNYARD_HOME / 'broker' / 'results'}"
+    CELERY_RESULT_BACKEND = f"file://{_broker / 'results'}"
 
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
