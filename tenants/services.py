@@ -178,21 +178,25 @@ def change_role(membership: Membership, role: str, *, actor) -> Membership:
 def remove_member(membership: Membership, *, actor) -> None:
     with transaction.atomic():
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        _check_can_grant(
+            locked.tenant, actor, locked.role, owner_message="Only an owner can remove an owner."
+        )
         if locked.role == Role.OWNER:
             _check_not_last_owner(locked)
-            _check_can_grant(locked.tenant, actor, Role.OWNER)
         record_event("member.removed", actor=actor, tenant=locked.tenant, target=locked.user.email)
         locked.delete()
 
 
-def _check_can_grant(tenant: Tenant, actor, role: str) -> None:
+def _check_can_grant(
+    tenant: Tenant, actor, role: str, *, owner_message: str = "Only an owner can make someone an owner."
+) -> None:
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {', '.join(Role.values)}."})
     mine = Membership.objects.of(actor, tenant)
     if mine is None or not mine.allows(Role.ADMIN):
         raise ValidationError("Only owners and admins manage members.")
     if role == Role.OWNER and not mine.allows(Role.OWNER):
-        raise ValidationError({"role": "Only an owner can make someone an owner."})
+        raise ValidationError({"role": owner_message})
 
 
 def _check_not_last_owner(membership: Membership) -> None:

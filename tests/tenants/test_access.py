@@ -103,3 +103,19 @@ def test_member_list_queries_do_not_grow_with_rows(api_for, world):
     for n in range(10):
         Membership.objects.create(user=ensure_user(f"m{n}@example.com"), tenant=world.tenant, role="viewer")
     assert queries() == few
+
+
+def test_removing_members_follows_the_same_rules(client_for, world):
+    from tenants.models import AuditEvent
+
+    Membership.objects.filter(user=world.bob, tenant=world.tenant).update(role="admin")
+    alice = Membership.objects.get(user=world.alice, tenant=world.tenant)
+    response = client_for(world.bob).post(f"/members/{alice.code}/remove/", follow=True)
+    assert "Only an owner can remove an owner." in response.content.decode()
+    assert Membership.objects.filter(pk=alice.pk).exists()
+    carol = Membership.objects.get(user=world.carol, tenant=world.tenant)
+    client_for(world.bob).post(f"/members/{carol.code}/remove/")
+    assert not Membership.objects.filter(pk=carol.pk).exists()
+    assert AuditEvent.objects.filter(
+        action="member.removed", actor=world.bob, target="carol@example.com"
+    ).exists()
