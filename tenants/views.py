@@ -29,24 +29,30 @@ def dashboard(request):
     return render(request, "tenants/dashboard.html", context)
 
 
+NEW_KEY_SESSION = "runyard.new_token_key"
+
+
 def tokens(request):
+    """Create-then-redirect: the new key rides in the session for exactly one page view."""
     form = TokenForm(request.POST or None)
-    new_key = None
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_in_days"]
         expires_at = timezone.now() + timedelta(days=days) if days else None
         try:
-            _, new_key = services.create_api_token(
+            _, key = services.create_api_token(
                 user=request.user,
                 tenant=request.tenant,
                 name=form.cleaned_data["name"],
                 expires_at=expires_at,
                 actor=request.user,
             )
-            form = TokenForm()
         except ValidationError as error:
             _add_errors(form, error)
+        else:
+            request.session[NEW_KEY_SESSION] = key
+            return redirect("tokens")
     rows = ApiToken.objects.filter(user=request.user, tenant=request.tenant)
+    new_key = request.session.pop(NEW_KEY_SESSION, None)
     return render(request, "tenants/tokens.html", {"form": form, "tokens": rows, "new_key": new_key})
 
 

@@ -4,10 +4,11 @@ alpha (primary): alice owner, bob member, carol viewer. beta (other): mallory me
 operator: staff, no memberships. Each test runs in a transaction that is rolled back.
 """
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -35,7 +36,8 @@ def world(django_db_setup, django_db_blocker) -> World:
     from tenants.services import onboard_tenant, setup_database
 
     with django_db_blocker.unblock():
-        cache.clear()  # rate-limit counters and used TOTP codes of an earlier run must not leak in
+        name = connection.settings_dict["NAME"]
+        assert name.startswith("test_"), f"refusing to build the test world in {name!r}"
         setup_database(verbosity=0)
         tenants = {}
         for slug, owner in ((PRIMARY, "alice@example.com"), (OTHER, "mallory@example.com")):
@@ -51,6 +53,20 @@ def world(django_db_setup, django_db_blocker) -> World:
         Membership.objects.filter(user=people["mallory"], tenant=tenants[OTHER]).update(role=Role.MEMBER)
         Membership.objects.filter(user=people["alice"], tenant=tenants[PRIMARY]).update(role=Role.OWNER)
     return World(tenant=tenants[PRIMARY], other=tenants[OTHER], operator=operator, **people)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_of_this_run():
+    """Keys of this run only: rate-limit counters and used TOTP codes of an earlier run stay out,
+    and the shared Redis (broker, channel layer) is never flushed."""
+    from django.test import override_settings
+
+    caches = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}"}
+        for alias, config in settings.CACHES.items()
+    }
+    with override_settings(CACHES=caches):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from tests.builders import make_token, minutes_from_now
 
 
 def _create_on_page(client, name="ci", **extra) -> str:
-    response = client.post("/tokens/", {"name": name, **extra})
-    assert response.status_code == 200
+    response = client.post("/tokens/", {"name": name, **extra}, follow=True)
+    assert response.redirect_chain == [("/tokens/", 302)]
     match = re.search(r'id="new-token-key">(ry_[^<]+)<', response.content.decode())
     assert match, "the new key is shown once"
     return match.group(1)
