@@ -152,6 +152,7 @@ else:
     for _folder in ("queue", "processed", "control", "results"):
         (_broker / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"  # kombu's, with atomic writes
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker / "queue"),
         "data_folder_out": str(_broker / "queue"),

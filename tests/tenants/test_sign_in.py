@@ -58,7 +58,7 @@ def test_totp_is_set_up_and_then_asked_at_sign_in(client_for, world):
     )
     assert wrong.status_code == 200 and wrong.context["form"].errors
     done = client.post("/accounts/2fa/authenticate/", {"code": _totp(secret)})
-    assert done.status_code == 302
+    assert done.status_code == 302, done.context["form"].errors if done.context else done.content[:500]
     assert client.get("/").status_code == 200
 
 
@@ -80,3 +80,23 @@ def test_repeated_wrong_passwords_are_throttled(client_for, world):
     assert blocked.status_code == 200
     assert "Too many failed login attempts" in blocked.content.decode()
     assert client.get("/").status_code == 302
+
+
+def test_an_invited_person_sets_a_password_from_the_email_and_signs_in(
+    client_for, world, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(world.alice).post("/members/", {"email": "frank@example.com", "role": "member"})
+    link = re.search(r"http://alpha\.localhost(?::\d+)?(/\S+)", mailoutbox[-1].body).group(1)
+    client = client_for(None)
+    form_page = client.get(link, follow=True)
+    assert form_page.status_code == 200, form_page.redirect_chain
+    new_password = "a-fresh-passphrase-42"
+    done = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
+        {"password1": new_password, "password2": new_password},
+    )
+    assert done.status_code == 302, done.context["form"].errors if done.context else done.content[:500]
+    signed_in = _sign_in(client_for(None), "frank@example.com", new_password)
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] in ("/", "/accounts/confirm-email/")

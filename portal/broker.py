@@ -1,0 +1,34 @@
+"""kombu's filesystem transport with atomic writes: the single-machine broker (no REDIS_URL).
+
+kombu writes a message file in place while holding an advisory lock, but its reader moves files
+with ``rename``, which ignores such locks: a worker polling at the wrong moment takes an empty
+file and dies on ``JSONDecodeError``. Here a message is written under a name the reader skips and
+renamed into the queue folder only when complete (``os.replace`` is atomic on one filesystem).
+"""
+
+import os
+import uuid
+from time import monotonic
+
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
+
+PARTIAL_PREFIX = ".partial-"  # kombu reads only files named "<stamp>_<uuid>.<queue>.msg"
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = os.path.join(self.data_folder_out, PARTIAL_PREFIX + name)
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
