@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from tenants import services
+from tenants.forms import add_validation_errors
 from tenants.models import ApiToken, AuditEvent, Domain, Membership, Tenant, User
 
 
@@ -52,10 +53,7 @@ class TenantAdmin(admin.ModelAdmin):
             try:
                 tenant = services.onboard_tenant(actor=request.user, **form.cleaned_data)
             except ValidationError as error:
-                for field, errors in error.message_dict.items() if hasattr(error, "error_dict") else []:
-                    form.add_error(field if field in form.fields else None, errors)
-                if not hasattr(error, "error_dict"):
-                    form.add_error(None, error.messages)
+                add_validation_errors(form, error)
             else:
                 self.message_user(request, f"Tenant {tenant.slug} onboarded.", messages.SUCCESS)
                 return redirect("admin:tenants_tenant_changelist")

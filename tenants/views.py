@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tenants import services
-from tenants.forms import InviteForm, RoleForm, TokenForm
+from tenants.forms import InviteForm, RoleForm, TokenForm, add_validation_errors
 from tenants.models import ApiToken, Membership, Role
 
 
@@ -47,7 +47,7 @@ def tokens(request):
                 actor=request.user,
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_errors(form, error)
         else:
             request.session[NEW_KEY_SESSION] = key
             return redirect("tokens")
@@ -81,7 +81,7 @@ def members(request):
             messages.success(request, f"{form.cleaned_data['email']} added.")
             return redirect("members")
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_errors(form, error)
     rows = Membership.objects.filter(tenant=request.tenant).select_related("user")
     can_manage = request.membership.allows(Role.ADMIN)
     return render(
@@ -116,11 +116,3 @@ def remove_member(request, code):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     return redirect("members")
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)

@@ -131,3 +131,11 @@ def session_cookie(db):
         return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
     return make
+
+
+@pytest.fixture
+def operator_client(db, world) -> Client:
+    """The operator, signed in on the public host (admin and operators' API)."""
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(world.operator, backend="django.contrib.auth.backends.ModelBackend")
+    return client

@@ -4,13 +4,6 @@ from django.contrib import admin
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator_client(client, world):
-    client.force_login(world.operator, backend="django.contrib.auth.backends.ModelBackend")
-    client.defaults["HTTP_HOST"] = "localhost"
-    return client
-
-
 def test_every_admin_list_and_add_page_renders_for_operators(operator_client):
     for model in admin.site._registry:
         base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"

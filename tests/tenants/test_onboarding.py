@@ -82,21 +82,17 @@ def test_the_tenant_command_creates_and_suspends(world):
     assert Tenant.objects.get(slug="zeta").status == "suspended"
 
 
-def test_operators_onboard_through_the_public_api(world, client):
-    client.force_login(world.operator, backend="django.contrib.auth.backends.ModelBackend")
+def test_operators_onboard_through_the_public_api(operator_client):
+    client = operator_client
     response = client.post(
         "/api/v1/tenants",
         {"name": "Eta", "slug": "eta", "owner_email": "eta@example.com"},
         content_type="application/json",
-        HTTP_HOST="localhost",
     )
     assert response.status_code == 201, response.content
     assert response.json()["host"] == "eta.localhost"
     bad = client.post(
-        "/api/v1/tenants",
-        {"name": "X", "slug": "eta", "owner_email": "x"},
-        content_type="application/json",
-        HTTP_HOST="localhost",
+        "/api/v1/tenants", {"name": "X", "slug": "eta", "owner_email": "x"}, content_type="application/json"
     )
     assert bad.status_code == 400
     assert set(bad.json()["error"]["fields"]) == {"owner_email"}
@@ -108,14 +104,12 @@ def test_the_public_api_is_closed_to_customers(world, client):
     assert response.status_code == 404
 
 
-def test_operators_onboard_in_the_admin(world, client):
-    client.force_login(world.operator, backend="django.contrib.auth.backends.ModelBackend")
+def test_operators_onboard_in_the_admin(operator_client):
+    client = operator_client
     response = client.post(
-        "/admin/tenants/tenant/add/",
-        {"name": "Theta", "slug": "theta", "owner_email": "theta@example.com"},
-        HTTP_HOST="localhost",
+        "/admin/tenants/tenant/add/", {"name": "Theta", "slug": "theta", "owner_email": "theta@example.com"}
     )
     assert response.status_code == 302
     assert Tenant.objects.filter(slug="theta").exists()
-    listing = client.get("/admin/tenants/tenant/", HTTP_HOST="localhost")
+    listing = client.get("/admin/tenants/tenant/")
     assert "theta" in listing.content.decode()
