@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.environment import env_bool, env_choice, env_int, env_list, env_str, env_url
@@ -168,7 +169,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Usage and billing (UTC): storage measured per tenant, budgets checked, last month closed on the 1st.
+    "measure-storage-daily": {
+        "task": "portal.fan_out_to_tenants",
+        "schedule": crontab(minute=10, hour=0),
+        "args": ["tenants.measure_storage_task"],
+    },
+    "check-budgets-daily": {
+        "task": "portal.fan_out_to_tenants",
+        "schedule": crontab(minute=40, hour=0),
+        "args": ["tenants.check_budget_task"],
+    },
+    "close-month": {
+        "task": "tenants.close_month_task",
+        "schedule": crontab(minute=20, hour=0, day_of_month=1),
+    },
+}
 
 # --- Accounts and sign-in (django-allauth) ---
 AUTH_USER_MODEL = "tenants.User"
@@ -213,11 +230,17 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"Runyard <noreply@{RUNYARD_BASE_DOMAIN}>")
 
-# --- S3 (the per-tenant buckets arrive with the storage issue; the settings are read here) ---
+# --- Storage: one bucket per tenant, on S3 (any S3-compatible endpoint) or in a local directory ---
 S3_ENDPOINT_URL = env_url("S3_ENDPOINT_URL", schemes=("http", "https"))
 S3_REGION = env_str("S3_REGION", "us-east-1")
 S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID", "")
 S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY", "")
+_s3_configured = bool(S3_ENDPOINT_URL or S3_ACCESS_KEY_ID)
+STORAGE_BACKEND = env_choice("STORAGE_BACKEND", "s3" if _s3_configured else "local", ("s3", "local"))
+STORAGE_LOCAL_ROOT = Path(env_str("STORAGE_LOCAL_ROOT", str(RUNYARD_HOME / "buckets"))).resolve()
+BUCKET_PREFIX = env_str("BUCKET_PREFIX", "runyard")
+BUCKET_ENVIRONMENT_TAG = env_str("BUCKET_ENVIRONMENT_TAG", RUNYARD_ENV)
+SELF_SERVICE_SIGNUP = env_bool("SELF_SERVICE_SIGNUP", default=False)
 
 # --- API ---
 REST_FRAMEWORK = {
@@ -245,6 +268,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TenantStatusEnum": "tenants.models.accounts.Tenant.Status",
+        "InvoiceStatusEnum": "tenants.models.billing.Invoice.Status",
+    },
 }
 
 # --- Static files and i18n ---

@@ -8,7 +8,7 @@ from tenants.models import Membership
 
 class TenantAccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
-        return False  # tenants are created by operators (self-service sign-up arrives with billing)
+        return False  # workspaces come from operators or the public host's sign-up (tenants.views.signup)
 
     def authenticate(self, request, **credentials):
         """A non-member's right password fails like a wrong one: strangers learn nothing."""

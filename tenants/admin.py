@@ -8,7 +8,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tenants import services
+from tenants import admin_billing, services  # noqa: F401 (admin_billing registers its admins)
+from tenants.admin_storage import BucketInline
 from tenants.forms import add_validation_errors
 from tenants.models import ApiToken, AuditEvent, Domain, Membership, Tenant, User
 
@@ -17,6 +18,14 @@ class OnboardTenantForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(max_length=40, help_text="Becomes <slug>.<base domain>.")
     owner_email = forms.EmailField(help_text="A new user gets an email to choose a password.")
+    bucket = forms.CharField(
+        max_length=63,
+        required=False,
+        label="Existing bucket (bring your own)",
+        help_text="Leave empty to create a managed bucket. An existing bucket is checked for access and "
+        "never reconfigured.",
+    )
+    cost_center = forms.CharField(max_length=100, required=False, help_text="Tagged CostCenter on the bucket")
 
 
 class MembershipInline(admin.TabularInline):
@@ -36,7 +45,7 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["slug", "name"]
     readonly_fields = ["slug", "schema_name", "status", "created"]
-    inlines = [DomainInline, MembershipInline]
+    inlines = [DomainInline, MembershipInline, BucketInline]
     actions = ["suspend", "activate"]
 
     def get_queryset(self, request):

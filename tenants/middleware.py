@@ -6,8 +6,9 @@ from django.shortcuts import render
 
 from tenants.access import is_public, membership_for
 
-# Paths that work without a membership: signing in and out, and the assets the login page needs.
-OPEN_PREFIXES = ("/accounts/", "/static/")
+# Paths that work without a membership: signing in and out, the assets the login page needs, and signed
+# file links (their signature is the permission; tenants.views.files.signed_link checks it).
+OPEN_PREFIXES = ("/accounts/", "/static/", "/files/link/")
 SIGN_OUT = "/accounts/logout/"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 

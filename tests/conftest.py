@@ -4,9 +4,14 @@ alpha (primary): alice owner, bob member, carol viewer. beta (other): mallory me
 operator: staff, no memberships. Each test runs in a transaction that is rolled back.
 """
 
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -30,8 +35,75 @@ class World:
     operator: object
 
 
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+    region: str = "us-east-1"
+    access_key_id: str = "testing"
+    secret_access_key: str = "testing"
+
+    def environment(self) -> dict[str, str]:
+        """What a child process (daphne in the browser tests) needs to reach the same server."""
+        return {
+            "STORAGE_BACKEND": "s3",
+            "S3_ENDPOINT_URL": self.endpoint_url,
+            "S3_REGION": self.region,
+            "S3_ACCESS_KEY_ID": self.access_key_id,
+            "S3_SECRET_ACCESS_KEY": self.secret_access_key,
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def world(django_db_setup, django_db_blocker) -> World:
+def s3_server():
+    """moto's standalone S3 server in its own process, spoken to over HTTP; boto3 is never patched.
+
+    Every tenant the tests onboard gets its bucket there (the settings point the S3 backend at it).
+    """
+    from django.test import override_settings
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = S3Server(endpoint_url=f"http://127.0.0.1:{port}")
+    try:
+        _wait_for(f"{server.endpoint_url}/moto-api/", process)
+        with override_settings(
+            STORAGE_BACKEND="s3",
+            S3_ENDPOINT_URL=server.endpoint_url,
+            S3_REGION=server.region,
+            S3_ACCESS_KEY_ID=server.access_key_id,
+            S3_SECRET_ACCESS_KEY=server.secret_access_key,
+        ):
+            yield server
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited with code {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto server did not answer {url} within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def world(django_db_setup, django_db_blocker, s3_server) -> World:
     from tenants.models import Membership, Role, Tenant
     from tenants.services import onboard_tenant, setup_database
 

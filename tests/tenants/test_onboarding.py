@@ -82,28 +82,6 @@ def test_the_tenant_command_creates_and_suspends(world):
     assert Tenant.objects.get(slug="zeta").status == "suspended"
 
 
-def test_operators_onboard_through_the_public_api(operator_client):
-    client = operator_client
-    response = client.post(
-        "/api/v1/tenants",
-        {"name": "Eta", "slug": "eta", "owner_email": "eta@example.com"},
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.content
-    assert response.json()["host"] == "eta.localhost"
-    bad = client.post(
-        "/api/v1/tenants", {"name": "X", "slug": "eta", "owner_email": "x"}, content_type="application/json"
-    )
-    assert bad.status_code == 400
-    assert set(bad.json()["error"]["fields"]) == {"owner_email"}
-
-
-def test_the_public_api_is_closed_to_customers(world, client):
-    client.force_login(world.alice, backend="django.contrib.auth.backends.ModelBackend")
-    response = client.get("/api/v1/tenants", HTTP_HOST="localhost")
-    assert response.status_code == 404
-
-
 def test_operators_onboard_in_the_admin(operator_client):
     client = operator_client
     response = client.post(

@@ -1,0 +1,1 @@
+"""Page views, one module per noun. ``tenants.urls`` imports them from their modules."""
