@@ -94,8 +94,8 @@ def test_database(django_db_setup):
 
 
 @pytest.fixture(scope="session")
-def portal_server(test_database, world, tmp_path_factory):
-    """daphne serving portal.asgi against the test database; yields a ``Server``."""
+def portal_server(test_database, world, s3_server, tmp_path_factory):
+    """daphne serving portal.asgi against the test database and the test S3 server; yields a ``Server``."""
     port = free_port()
     env = {
         **os.environ,
@@ -103,6 +103,7 @@ def portal_server(test_database, world, tmp_path_factory):
         "DATABASE_URL": database_url(connection.settings_dict),
         "RUNYARD_HOME": str(settings.RUNYARD_HOME),
         "RUNYARD_PUBLIC_URL": f"http://localhost:{port}",
+        **s3_server.environment(),
     }
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     with log.open("w") as out:
