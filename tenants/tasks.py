@@ -7,3 +7,40 @@ from portal.celery import app
 def ping_task() -> dict:
     """Proves the worker path: returns (and the result backend records) the schema it ran in."""
     return {"schema": connection.schema_name}
+
+
+@app.task(name="tenants.provision_signup_task", acks_late=True, time_limit=300, soft_time_limit=240)
+def provision_signup_task(signup_code: str) -> str:
+    """Self-service sign-up, after the email is verified. A second run of a handled signup does nothing."""
+    from tenants.services.signup import provision_signup
+
+    return provision_signup(signup_code).state
+
+
+@app.task(name="tenants.measure_storage_task", acks_late=True, time_limit=3600, soft_time_limit=3500)
+def measure_storage_task() -> str:
+    """Daily, fanned out per tenant: book today's storage GB-days, then check the budget."""
+    from django.utils import timezone
+
+    from tenants.services.usage import measure_storage
+
+    record = measure_storage(connection.tenant, timezone.now().date())
+    return str(record.quantity) if record else "no bucket"
+
+
+@app.task(name="tenants.check_budget_task", acks_late=True, time_limit=300)
+def check_budget_task(tenant_id: int | None = None) -> list[int]:
+    """After usage is recorded (tenant id given) and daily (fanned out: the tenant of the schema)."""
+    from tenants.models import Tenant
+    from tenants.services.budgets import check_budget
+
+    tenant = Tenant.objects.get(pk=tenant_id) if tenant_id else connection.tenant
+    return [alert.threshold for alert in check_budget(tenant)]
+
+
+@app.task(name="tenants.close_month_task", acks_late=True, time_limit=3600)
+def close_month_task() -> dict:
+    """On the 1st: issue last month's invoices and release billing holds."""
+    from tenants.services.billing import close_month
+
+    return close_month()
