@@ -4,7 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from tenants.api.views import ApiTokenViewSet, MembershipViewSet, MeView, TenantAdminViewSet
+from tenants.api.customers import CustomerViewSet
+from tenants.api.views import ApiTokenViewSet, MembershipViewSet, MeView
 
 router = DefaultRouter(trailing_slash=False)
 router.include_root_view = False
@@ -15,7 +16,7 @@ router.register("members", MembershipViewSet, basename="member")
 public_router = DefaultRouter(trailing_slash=False)
 public_router.include_root_view = False
 public_router.include_format_suffixes = False
-public_router.register("tenants", TenantAdminViewSet, basename="tenant")
+public_router.register("customers", CustomerViewSet, basename="customer")
 
 docs_urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -24,6 +25,8 @@ docs_urlpatterns = [
 
 urlpatterns = [
     path("api/v1/me", MeView.as_view(), name="api-me"),
+    path("api/v1/", include("tenants.api.billing")),
+    path("api/v1/", include("tenants.api.files")),
     path("api/v1/", include(router.urls)),
     *docs_urlpatterns,
 ]

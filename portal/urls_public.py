@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import path
 
 from portal import api, views
+from tenants.views import signup
 
 handler404 = "portal.rest.json_404"
 handler500 = "portal.rest.json_500"
@@ -11,5 +12,9 @@ handler500 = "portal.rest.json_500"
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("admin/", admin.site.urls),
+    path("signup/", signup.signup, name="signup"),
+    path("signup/verify/<str:token>/", signup.signup_verify, name="signup_verify"),
+    path("signup/<uuid:code>/", signup.signup_progress, name="signup_progress"),
+    path("signup/<uuid:code>/status", signup.signup_status, name="signup_status"),
     *api.public_urlpatterns,
 ]

@@ -14,4 +14,5 @@ def landing(request):
             scheme = "https" if settings.PRODUCTION else "http"
             return redirect(f"{scheme}://{tenant_address(slug)}/accounts/login/")
         error = "No tenant by that name."
-    return render(request, "portal/landing.html", {"error": error, "slug": slug})
+    context = {"error": error, "slug": slug, "signup_enabled": settings.SELF_SERVICE_SIGNUP}
+    return render(request, "portal/landing.html", context)

@@ -31,3 +31,24 @@ def add_validation_errors(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error.messages)
+
+
+class SignupForm(forms.Form):
+    """Self-service sign-up. The service validates slug, email and password; the form only pairs them."""
+
+    organisation = forms.CharField(max_length=100, label="Organisation name")
+    slug = forms.CharField(
+        max_length=40,
+        label="Workspace address",
+        help_text="Lowercase letters, digits and hyphens; your workspace lives at <address>.<domain>.",
+    )
+    email = forms.EmailField(label="Your email")
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput(render_value=False))
+    password2 = forms.CharField(label="Password again", widget=forms.PasswordInput(render_value=False))
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned

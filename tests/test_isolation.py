@@ -31,8 +31,8 @@ def _concrete(route: str) -> str:
     """Turn ``tokens/<uuid:code>/revoke/`` (or a regex route) into a path to request."""
     import re
 
+    route = re.sub(r"\(\?P<\w+>[^)]*\)", "x", route)  # regex routes (DRF routers) before path converters
     route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_VALUES[m.group(1) or "str"], route)
-    route = re.sub(r"\(\?P<\w+>[^)]*\)", "x", route)
     route = route.replace("^", "").replace("$", "").replace("\\", "").replace("/?", "/")
     return "/" + route.lstrip("/")
 
@@ -83,3 +83,22 @@ def test_websockets_refuse_a_member_of_another_tenant(world, session_cookie, rou
     )
     connected, code = async_to_sync(communicator.connect)()
     assert not connected and code == CLOSE_NOT_FOUND
+
+
+def public_api_routes() -> list[str]:
+    """The operators' API on the public host (``portal.urls_public``): staff only."""
+    routes = {_concrete(route) for route in _walk(get_resolver("portal.urls_public").url_patterns)}
+    return sorted(route for route in routes if route.startswith("/api/v1/"))
+
+
+def test_the_public_walker_sees_the_customers_api():
+    expected = {"/api/v1/customers", "/api/v1/customers/x", "/api/v1/customers/x/usage"}
+    assert expected <= set(public_api_routes())
+
+
+@pytest.mark.parametrize("route", public_api_routes())
+def test_a_customer_gets_404_on_the_operators_api(db, client, world, route):
+    client.force_login(world.mallory, backend="django.contrib.auth.backends.ModelBackend")
+    for method in ("get", "post"):
+        response = getattr(client, method)(route, HTTP_HOST="localhost")
+        assert response.status_code == 404, f"{method.upper()} {route} answered {response.status_code}"

@@ -59,9 +59,3 @@ class NewApiTokenSerializer(ApiTokenSerializer):
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
         read_only_fields = fields
-
-
-class OnboardTenantSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    slug = serializers.CharField(max_length=40)
-    owner_email = serializers.EmailField()

@@ -2,7 +2,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework.viewsets import GenericViewSet
 
 from portal.rest import ScopedViewSet
 from tenants import services
@@ -12,10 +11,8 @@ from tenants.api.serializers import (
     MembershipSerializer,
     MeSerializer,
     NewApiTokenSerializer,
-    OnboardTenantSerializer,
-    TenantSerializer,
 )
-from tenants.models import ApiToken, Membership, Tenant
+from tenants.models import ApiToken, Membership
 
 
 class MeView(APIView):
@@ -51,18 +48,3 @@ class ApiTokenViewSet(
 class MembershipViewSet(mixins.ListModelMixin, ScopedViewSet):
     queryset = Membership.objects.select_related("user")
     serializer_class = MembershipSerializer
-
-
-class TenantAdminViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, GenericViewSet):
-    """Operators only (public host): list and onboard tenants."""
-
-    queryset = Tenant.objects.customers()
-    serializer_class = TenantSerializer
-    lookup_field = "slug"
-
-    @extend_schema(request=OnboardTenantSerializer, responses={201: TenantSerializer})
-    def create(self, request):
-        serializer = OnboardTenantSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        tenant = services.onboard_tenant(actor=request.user, **serializer.validated_data)
-        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)

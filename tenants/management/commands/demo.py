@@ -92,7 +92,19 @@ class Command(BaseCommand):
         ensure_demo_member()
         verb = "Created" if created else "Reusing"
         self.say(f"{verb} tenant {TENANT_SLUG}; database ready in {time.monotonic() - began:.1f}s.")
+        self.seed_data()
         return credentials
+
+    def seed_data(self) -> None:
+        """acme's bucket, sample inputs, a month of usage and a budget (idempotent)."""
+        from tenants.services.demo import seed_demo_data
+
+        with tasks_inline():
+            seed = seed_demo_data(Tenant.objects.get(slug=TENANT_SLUG), actor=None)
+        self.say(
+            f"Demo data: bucket {seed.bucket} with {seed.files_total} sample files under inputs/ "
+            f"({seed.files_uploaded} uploaded now), {seed.days} days of usage."
+        )
 
     def print_summary(self, port: int, credentials: dict[str, str], took: float) -> None:
         base = settings.RUNYARD_BASE_DOMAIN
@@ -187,6 +199,20 @@ def ensure_demo_tenant(credentials: dict[str, str]) -> bool:
         TENANT_NAME, slug=TENANT_SLUG, owner_email=OWNER.email, owner_password=credentials[OWNER.email]
     )
     return True
+
+
+@contextlib.contextmanager
+def tasks_inline():
+    """Seeding runs before the worker starts: the budget check each ledger record announces runs here,
+    instead of queueing a couple of hundred messages the worker would have to wade through first."""
+    from portal.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
 
 
 def ensure_demo_member() -> None:
