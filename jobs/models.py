@@ -1,1 +1,175 @@
-"""Tenant-schema models arrive with their issues."""
+"""Worksets (tenant schema): a batch of samples run through one pipeline, and the history of its states.
+
+The schema is the tenant boundary, so nothing here carries a tenant. ``Workset.transition_to`` is the only
+way a state changes: it refuses what ``TRANSITIONS`` does not allow and claims the change with a conditional
+update, so two workers racing on one workset cannot both move it.
+"""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+class State(models.TextChoices):
+    DRAFT = "draft"
+    VALIDATED = "validated"
+    QUEUED = "queued"
+    DISPATCHED = "dispatched"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RETRY_WAIT = "retry_wait"
+    DEAD_LETTER = "dead_letter"
+    CANCELLED = "cancelled"
+    ARCHIVED = "archived"
+    BILLING_HOLD = "billing_hold"
+
+
+S = State
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset({S.VALIDATED, S.CANCELLED, S.ARCHIVED}),
+    S.VALIDATED: frozenset({S.DRAFT, S.QUEUED, S.BILLING_HOLD, S.CANCELLED, S.ARCHIVED}),
+    S.BILLING_HOLD: frozenset({S.QUEUED, S.CANCELLED}),
+    S.QUEUED: frozenset({S.DISPATCHED, S.BILLING_HOLD, S.CANCELLED}),
+    S.DISPATCHED: frozenset({S.RUNNING, S.QUEUED, S.FAILED, S.CANCELLED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED}),
+    S.FAILED: frozenset({S.RETRY_WAIT, S.DEAD_LETTER, S.ARCHIVED}),
+    S.RETRY_WAIT: frozenset({S.QUEUED, S.DEAD_LETTER, S.CANCELLED}),
+    S.DEAD_LETTER: frozenset({S.ARCHIVED}),
+    S.COMPLETED: frozenset({S.ARCHIVED}),
+    S.CANCELLED: frozenset({S.ARCHIVED}),
+    S.ARCHIVED: frozenset(),  # restore goes back to the state it was archived from
+}
+ACTIVE = frozenset({S.QUEUED, S.DISPATCHED, S.RUNNING, S.RETRY_WAIT})
+CANCELLABLE = frozenset(state for state, targets in TRANSITIONS.items() if S.CANCELLED in targets)
+RETRYABLE = frozenset({S.FAILED, S.DEAD_LETTER, S.CANCELLED})
+
+
+class IllegalTransition(Exception):
+    """The workset cannot go from its state to the one asked for (or another worker moved it first)."""
+
+    def __init__(self, workset: "Workset", target: str, current: str | None = None):
+        self.workset, self.target, self.current = workset, target, current or workset.state
+        super().__init__(f"Workset {workset.code} cannot go from {self.current} to {target}.")
+
+
+class WorksetQuerySet(models.QuerySet):
+    def visible_to(self, membership):
+        """Every member of the tenant sees its worksets; the schema already holds only this tenant's."""
+        return self if membership is not None else self.none()
+
+    def active(self):
+        return self.filter(state__in=ACTIVE)
+
+    def not_archived(self):
+        return self.exclude(state=State.ARCHIVED)
+
+
+def new_code(name: str) -> str:
+    """Readable and unique enough: ``<slug of the name, ≤ 30 chars>-<8 hex>``."""
+    return f"{slugify(name)[:30].strip('-') or 'workset'}-{secrets.token_hex(4)}"
+
+
+class Workset(models.Model):
+    code = models.CharField(max_length=40, unique=True, editable=False)
+    name = models.CharField(max_length=64)
+    spec = models.JSONField(
+        help_text="The canonical spec (jobs/spec/workset.v1.schema.json), defaults filled in."
+    )
+    pipeline = models.CharField(max_length=40, db_index=True)
+    reference_genome = models.CharField(max_length=40)
+    priority = models.CharField(max_length=10, default="normal")
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    attempt = models.PositiveSmallIntegerField(default=1, help_text="1 for the first run, +1 per retry.")
+    preferred_cluster = models.CharField(max_length=100, blank=True)
+    sample_count = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    archived_from = models.CharField(max_length=20, choices=State.choices, blank=True)
+    validation = models.JSONField(default=dict, blank=True, help_text="The last validation report.")
+    estimate = models.JSONField(default=dict, blank=True, help_text="The estimate made at validation.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    measured_vcpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text="Written by the execution backend."
+    )
+    measured_storage_gb = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorksetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "priority", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def save(self, *args, **kwargs):
+        if not self.code:
+            self.code = new_code(self.name)
+        super().save(*args, **kwargs)
+
+    def can_go_to(self, target: str) -> bool:
+        return target in TRANSITIONS[self.state]
+
+    def transition_to(self, target: str, *, actor=None, reason: str = "", **fields) -> "WorksetTransition":
+        """Move to ``target`` and record it; ``fields`` are saved with the same conditional update."""
+        if not self.can_go_to(target):
+            raise IllegalTransition(self, target)
+        return self._move(target, actor=actor, reason=reason, **fields)
+
+    def restore(self, *, actor=None, reason: str = "Restored from the archive") -> "WorksetTransition":
+        if self.state != State.ARCHIVED or not self.archived_from:
+            raise IllegalTransition(self, "restored")
+        return self._move(self.archived_from, actor=actor, reason=reason, archived_from="")
+
+    def _move(self, target: str, *, actor, reason: str, **fields) -> "WorksetTransition":
+        now = timezone.now()
+        if target == State.ARCHIVED:
+            fields["archived_from"] = self.state
+        with transaction.atomic():
+            claimed = Workset.objects.filter(pk=self.pk, state=self.state).update(
+                state=target, state_changed_at=now, updated_at=now, **fields
+            )
+            if not claimed:
+                current = Workset.objects.filter(pk=self.pk).values_list("state", flat=True).first()
+                raise IllegalTransition(self, target, current)
+            record = WorksetTransition.objects.create(
+                workset=self, from_state=self.state, to_state=target, actor=actor, reason=reason, at=now
+            )
+        self.state, self.state_changed_at = target, now
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return record
+
+
+class WorksetTransition(models.Model):
+    """One step of a workset's history: who moved it, from what, to what, when and why."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    workset = models.ForeignKey(Workset, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=State.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.workset_id}: {self.from_state or '∅'} → {self.to_state}"

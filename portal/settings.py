@@ -43,6 +43,7 @@ SHARED_APPS = [
     "django_tenants",
     "daphne",
     "tenants",
+    "jobs.catalog",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

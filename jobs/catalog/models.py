@@ -1,0 +1,90 @@
+"""The pipeline and reference-genome catalogues (public schema), edited by operators in the admin.
+
+Every form, API and validator reads these tables, so the lists can never disagree.
+"""
+
+from decimal import Decimal
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+CODE = RegexValidator(r"^[a-z0-9][a-z0-9_-]{1,39}$", "Lower-case letters, digits, '-' and '_'.")
+CONSTANT = {"max_digits": 12, "decimal_places": 6, "validators": [MinValueValidator(Decimal(0))]}
+
+
+class PipelineQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+
+class Pipeline(models.Model):
+    """A pipeline customers can run, with the constants estimates use before a tenant has its own history."""
+
+    code = models.CharField(max_length=40, unique=True, validators=[CODE])
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    command = models.CharField(
+        max_length=500,
+        help_text="The Daylily target arguments (dy-r), e.g. 'help' or 'produce_snv_concordances …'.",
+    )
+    vcpu_hours_per_x = models.DecimalField(
+        **CONSTANT, help_text="vCPU-hours one sample needs per 1× of coverage."
+    )
+    vcpus_per_sample = models.PositiveIntegerField(
+        default=16,
+        validators=[MinValueValidator(1)],
+        help_text="vCPUs one sample runs on (gives the duration).",
+    )
+    storage_gb_per_x = models.DecimalField(
+        **CONSTANT, help_text="GB of results and intermediates one sample writes per 1× of coverage."
+    )
+    default_coverage = models.DecimalField(
+        max_digits=8, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    enabled = models.BooleanField(default=True)
+
+    objects = PipelineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReferenceGenomeQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+    def named(self, name: str):
+        """The genome called ``name`` by its code or an alias, ignoring case ("hg38" finds GRCh38)."""
+        name = (name or "").strip().lower()
+        return self.filter(models.Q(code__iexact=name) | models.Q(aliases_lower__contains=[name])).first()
+
+
+class ReferenceGenome(models.Model):
+    code = models.CharField(max_length=40, unique=True, help_text="The canonical name, e.g. GRCh38.")
+    name = models.CharField(max_length=100)
+    species = models.CharField(max_length=100)
+    aliases = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, help_text="Other names, e.g. hg38, grch38."
+    )
+    aliases_lower = ArrayField(models.CharField(max_length=40), default=list, editable=False)
+    enabled = models.BooleanField(default=True)
+
+    objects = ReferenceGenomeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.UniqueConstraint(Lower("code"), name="reference_code_unique_ignoring_case")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def save(self, *args, **kwargs):
+        self.aliases_lower = sorted({alias.strip().lower() for alias in self.aliases if alias.strip()})
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "aliases_lower"}
+        super().save(*args, **kwargs)
