@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/me", MeView.as_view(), name="api-me"),
     path("api/v1/", include("tenants.api.billing")),
     path("api/v1/", include("tenants.api.files")),
+    path("api/v1/", include("jobs.api.urls")),
     path("api/v1/", include(router.urls)),
     *docs_urlpatterns,
 ]

@@ -37,3 +37,49 @@ def make_tenant(slug: str, *, owner_email: str | None = None, name: str | None =
 
 def minutes_from_now(minutes: int):
     return timezone.now() + timezone.timedelta(minutes=minutes)
+
+
+# A path of legal transitions from queued to each state, for building worksets in any state.
+WORKSET_PATHS = {
+    "queued": [],
+    "dispatched": ["dispatched"],
+    "running": ["dispatched", "running"],
+    "completed": ["dispatched", "running", "completed"],
+    "failed": ["dispatched", "running", "failed"],
+    "dead_letter": ["dispatched", "running", "failed", "dead_letter"],
+    "retry_wait": ["dispatched", "running", "failed", "retry_wait"],
+    "cancelled": ["cancelled"],
+    "archived": ["cancelled", "archived"],
+}
+
+
+def workset_spec(name: str = "GIAB batch", *, samples: int = 1, **overrides) -> dict:
+    rows = [
+        {
+            "sample_id": f"HG00{n}",
+            "fastq_r1": f"inputs/HG00{n}_R1.fastq.gz",
+            "fastq_r2": f"inputs/HG00{n}_R2.fastq.gz",
+        }
+        for n in range(1, samples + 1)
+    ]
+    return {
+        "spec_version": 1,
+        "name": name,
+        "pipeline": "germline",
+        "reference_genome": "hg38",
+        "samples": rows,
+    } | overrides
+
+
+def make_workset(tenant, *, state: str = "queued", actor=None, **spec_overrides):
+    """A workset submitted through the service (dry run: no bucket needed), then moved along legal
+    transitions to ``state``."""
+    from django_tenants.utils import tenant_context
+
+    from jobs.services import create_workset
+
+    with tenant_context(tenant):
+        workset = create_workset(tenant, workset_spec(**spec_overrides), actor=actor, dry_run=True)
+        for step in WORKSET_PATHS[state]:
+            workset.transition_to(step, reason="test")
+    return workset

@@ -1,0 +1,1 @@
+"""The worksets API (``/api/v1/worksets…``), included from ``portal.api``."""

@@ -1,0 +1,81 @@
+"""Shapes of worksets in the API. No business logic: the services validate specs and move states."""
+
+from rest_framework import serializers
+
+from jobs.models import Workset, WorksetTransition
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    actor = serializers.EmailField(source="actor.email", default=None, read_only=True)
+
+    class Meta:
+        model = WorksetTransition
+        fields = ["from_state", "to_state", "actor", "reason", "at"]
+
+
+class WorksetSerializer(serializers.ModelSerializer):
+    submitted_by = serializers.EmailField(source="submitted_by.email", default=None, read_only=True)
+
+    class Meta:
+        model = Workset
+        fields = [
+            "code",
+            "name",
+            "pipeline",
+            "reference_genome",
+            "priority",
+            "state",
+            "state_changed_at",
+            "sample_count",
+            "attempt",
+            "submitted_by",
+            "estimate",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class WorksetDetailSerializer(WorksetSerializer):
+    retry_of = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    retries = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    transitions = TransitionSerializer(many=True, read_only=True)
+
+    class Meta(WorksetSerializer.Meta):
+        fields = [
+            *WorksetSerializer.Meta.fields,
+            "max_retries",
+            "preferred_cluster",
+            "archived_from",
+            "retry_of",
+            "retries",
+            "spec",
+            "validation",
+            "started_at",
+            "finished_at",
+            "measured_vcpu_hours",
+            "measured_storage_gb",
+            "transitions",
+        ]
+        read_only_fields = fields
+
+
+class WorksetCreateSerializer(serializers.Serializer):
+    spec = serializers.JSONField(required=False, help_text="The canonical spec (workset.v1.schema.json).")
+    yaml = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        help_text="Instead of ``spec``: the spec as YAML (canonical, daylily_work.yaml or sample-oriented).",
+    )
+    submit = serializers.BooleanField(
+        default=True, help_text="Queue it now (default); false stores it validated, to submit later."
+    )
+    strict = serializers.BooleanField(default=False, help_text="Treat validation warnings as errors.")
+
+    def validate(self, attrs):
+        if ("spec" in attrs) == ("yaml" in attrs):
+            raise serializers.ValidationError({"spec": ["Give the workset as either `spec` or `yaml`."]})
+        return attrs
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")

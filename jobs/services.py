@@ -1,0 +1,206 @@
+"""Worksets' use cases: submit, cancel, retry, archive, restore, approve. One function each.
+
+Every function runs in one transaction, moves the workset only through ``Workset.transition_to`` (which
+refuses an illegal move and claims it with a conditional update, so of two racing requests one wins and
+the other gets ``IllegalTransition``), and writes an audit event. Submission ends at ``queued``: the
+dispatcher that picks queued worksets up belongs to the execution issue.
+"""
+
+import json
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from jobs.models import RETRYABLE, IllegalTransition, State, Workset, WorksetTransition
+from jobs.validation import validate_workset
+from tenants.models import Membership, Role, Tenant
+from tenants.services.audit import record_event
+from tenants.services.quotas import ApprovalRequired, QuotaExceeded, check_quota, quota_of
+
+# A billing hold does not refuse the workset: it is stored and waits in billing_hold for the hold to end.
+HELD = frozenset({"WS-QTA-003"})
+
+
+class WorksetInvalid(ValidationError):
+    """The spec did not validate. ``report`` is the full report; the message dict names each field."""
+
+    def __init__(self, report):
+        self.report = report
+        fields: dict[str, list[str]] = {}
+        for problem in _blocking(report):
+            fields.setdefault(problem.get("field") or "spec", []).append(line(problem))
+        super().__init__(fields or {"spec": ["The workset spec is not valid."]})
+
+
+def create_workset(
+    tenant: Tenant, document, *, actor, submit: bool = True, dry_run: bool = False, strict: bool = False
+) -> Workset:
+    """Validate ``document`` and store the workset: draft → validated, and → queued when ``submit``
+    (→ billing_hold instead while the tenant's budget holds new work). Nothing is saved when invalid."""
+    _require_role(tenant, actor, Role.MEMBER)
+    report = validate_workset(tenant, document, dry_run=dry_run, strict=strict)
+    if _blocking(report):
+        raise WorksetInvalid(report)
+    with transaction.atomic():
+        workset = _store(report, actor=actor, reason="Created")
+        record_event("workset.created", actor=actor, tenant=tenant, target=workset.code)
+        if submit:
+            _submit(tenant, workset, actor=actor)
+    return workset
+
+
+def submit_workset(tenant: Tenant, workset: Workset, *, actor) -> Workset:
+    """Queue a validated workset (one created with ``submit=False``)."""
+    _require_role(tenant, actor, Role.MEMBER)
+    with transaction.atomic():
+        _submit(tenant, workset, actor=actor)
+    return workset
+
+
+def cancel_workset(tenant: Tenant, workset: Workset, *, actor, reason: str = "") -> Workset:
+    _require_role(tenant, actor, Role.MEMBER)
+    with transaction.atomic():
+        workset.transition_to(State.CANCELLED, actor=_user(actor), reason=reason or "Cancelled")
+        record_event("workset.cancelled", actor=actor, tenant=tenant, target=workset.code)
+    return workset
+
+
+def retry_workset(tenant: Tenant, workset: Workset, *, actor, dry_run: bool = False) -> Workset:
+    """A NEW workset cloned from a failed, dead-lettered or cancelled one (attempt + 1, ``retry_of`` set),
+    validated again (its inputs may have moved since) and submitted. The original keeps its state."""
+    _require_role(tenant, actor, Role.MEMBER)
+    if workset.state not in RETRYABLE:
+        raise IllegalTransition(workset, "retried")
+    report = validate_workset(tenant, workset.spec, dry_run=dry_run, strict=False)
+    if _blocking(report):
+        raise WorksetInvalid(report)
+    reason = f"Retry of {workset.code} (attempt {workset.attempt + 1})"
+    with transaction.atomic():
+        retry = _store(report, actor=actor, reason=reason, attempt=workset.attempt + 1, retry_of=workset)
+        record_event("workset.retried", actor=actor, tenant=tenant, target=retry.code, retry_of=workset.code)
+        _submit(tenant, retry, actor=actor)
+    return retry
+
+
+def archive_workset(tenant: Tenant, workset: Workset, *, actor) -> Workset:
+    _require_role(tenant, actor, Role.MEMBER)
+    with transaction.atomic():
+        workset.transition_to(State.ARCHIVED, actor=_user(actor), reason="Archived")
+        record_event("workset.archived", actor=actor, tenant=tenant, target=workset.code)
+    return workset
+
+
+def restore_workset(tenant: Tenant, workset: Workset, *, actor) -> Workset:
+    """Back to the state it was archived from."""
+    _require_role(tenant, actor, Role.MEMBER)
+    with transaction.atomic():
+        workset.restore(actor=_user(actor))
+        record_event("workset.restored", actor=actor, tenant=tenant, target=workset.code, state=workset.state)
+    return workset
+
+
+def approve_workset(tenant: Tenant, workset: Workset, *, actor) -> Workset:
+    """An owner lets a workset held for approval go to the queue. A billing hold is the operator's to
+    release: while it lasts, approval is refused."""
+    _require_role(tenant, actor, Role.OWNER, message="Only an owner can approve a held workset.")
+    if workset.state != State.BILLING_HOLD:
+        raise IllegalTransition(workset, State.QUEUED)
+    if quota_of(tenant).billing_hold:
+        raise ValidationError(
+            "New work is on billing hold until an operator releases it or the month ends; "
+            "approval cannot lift it.",
+            code="billing_hold",
+        )
+    with transaction.atomic():
+        workset.transition_to(State.QUEUED, actor=_user(actor), reason="Approved by an owner")
+        record_event("workset.approved", actor=actor, tenant=tenant, target=workset.code)
+    return workset
+
+
+# --- parts ---
+
+
+def _store(report, *, actor, reason: str, **fields) -> Workset:
+    """Create the workset in draft, then validated, with both steps in its history."""
+    spec = report.spec
+    workset = Workset.objects.create(
+        name=spec["name"],
+        spec=spec,
+        pipeline=spec["pipeline"],
+        reference_genome=spec["reference_genome"],
+        priority=spec.get("priority") or "normal",
+        max_retries=spec.get("max_retries", 3),
+        preferred_cluster=spec.get("preferred_cluster") or "",
+        sample_count=len(spec["samples"]),
+        validation={k: v for k, v in _plain(report.as_dict()).items() if k not in ("spec", "estimate")},
+        estimate=_plain(report.estimate) or {},
+        submitted_by=_user(actor),
+        **fields,
+    )
+    WorksetTransition.objects.create(
+        workset=workset, from_state="", to_state=State.DRAFT, actor=_user(actor), reason=reason
+    )
+    warnings = len(_problems(report, "warning"))
+    passed = "Validation passed" + (f" with {warnings} warning(s)" if warnings else "")
+    workset.transition_to(State.VALIDATED, actor=_user(actor), reason=passed)
+    return workset
+
+
+def _submit(tenant: Tenant, workset: Workset, *, actor) -> None:
+    try:
+        check_quota(tenant, "submission")
+    except ApprovalRequired as held:
+        workset.transition_to(State.BILLING_HOLD, actor=_user(actor), reason=_text(held))
+    except QuotaExceeded as held:
+        workset.transition_to(State.BILLING_HOLD, actor=_user(actor), reason=_text(held))
+    else:
+        workset.transition_to(State.QUEUED, actor=_user(actor), reason="Submitted")
+    record_event("workset.submitted", actor=actor, tenant=tenant, target=workset.code, state=workset.state)
+
+
+def _require_role(tenant: Tenant, actor, role: str, *, message: str = "") -> None:
+    """Services check the role themselves, so the CLI and the demo cannot bypass what pages enforce.
+    ``actor=None`` is the system (demo seeding, the execution backend)."""
+    if actor is None:
+        return
+    membership = Membership.objects.of(actor, tenant)
+    if membership is None or not membership.allows(role):
+        raise PermissionDenied(message or f"This needs the {role} role.")
+
+
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _text(error: ValidationError) -> str:
+    return " ".join(error.messages)[:500]
+
+
+def _plain(value):
+    """JSON-ready (Decimals as strings): reports and estimates may be dataclasses or hold Decimals."""
+    if value is None:
+        return None
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    elif hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        value = asdict(value)
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _problems(report, severity: str) -> list[dict]:
+    problems = _plain(report.as_dict()).get("problems") or []
+    return [p for p in problems if isinstance(p, dict) and p.get("severity", "error") == severity]
+
+
+def _blocking(report) -> list[dict]:
+    return [p for p in _problems(report, "error") if p.get("code") not in HELD]
+
+
+def line(problem: dict) -> str:
+    """``WS-CFG-004: not found in bucket (fix: upload it or correct the path)`` (the field is the key)."""
+    code = problem.get("code")
+    text = f"{code}: {problem.get('message', '')}" if code else problem.get("message", "")
+    return f"{text} (fix: {problem['fix']})" if problem.get("fix") else text
