@@ -44,8 +44,15 @@ def error_body(code: str, message: str, *, fields: dict | None = None, hint: str
 
 
 def exception_handler(exc, context):
-    """Render every API error as ``{"error": {"code", "message", "fields"?, "hint"?}}``."""
+    """Render every API error as ``{"error": {"code", "message", "fields"?, "hint"?}}``.
+
+    A service's single-message ValidationError with a code (``QuotaExceeded(..., code="storage_quota")``)
+    keeps that code and message, so clients can tell a quota refusal from a bad field.
+    """
+    coded = None
     if isinstance(exc, DjangoValidationError):
+        if not hasattr(exc, "error_dict") and getattr(exc, "code", None):
+            coded = (exc.code, exc.messages[0])
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
@@ -54,7 +61,9 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ValidationError):
+    if coded:
+        response.data = error_body(coded[0], coded[1], fields=_fields(exc.detail))
+    elif isinstance(exc, exceptions.ValidationError):
         response.data = error_body("invalid", "Some fields are not valid.", fields=_fields(exc.detail))
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)

@@ -176,11 +176,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portal.fan_out_to_tenants",
         "schedule": crontab(minute=10, hour=0),
         "args": ["tenants.measure_storage_task"],
+        "kwargs": {"include_suspended": True},
     },
     "check-budgets-daily": {
         "task": "portal.fan_out_to_tenants",
         "schedule": crontab(minute=40, hour=0),
         "args": ["tenants.check_budget_task"],
+        "kwargs": {"include_suspended": True},
     },
     "close-month": {
         "task": "tenants.close_month_task",
@@ -272,6 +274,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TenantStatusEnum": "tenants.models.accounts.Tenant.Status",
         "InvoiceStatusEnum": "tenants.models.billing.Invoice.Status",
+        "WorksetStateEnum": "jobs.models.State",
     },
 }
 

@@ -74,6 +74,17 @@ class TenantAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/tenants/onboard.html", context)
 
+    def delete_model(self, request, obj):
+        """Deleting here goes through delete_tenant like the CLI: audited, drafts dropped, bucket kept."""
+        self.delete_queryset(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        for tenant in queryset:
+            try:
+                services.delete_tenant(tenant, actor=request.user)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+
     @admin.action(description="Suspend selected tenants (read-only)")
     def suspend(self, request, queryset):
         for tenant in queryset:

@@ -19,12 +19,15 @@ def provision_signup_task(signup_code: str) -> str:
 
 @app.task(name="tenants.measure_storage_task", acks_late=True, time_limit=3600, soft_time_limit=3500)
 def measure_storage_task() -> str:
-    """Daily, fanned out per tenant: book today's storage GB-days, then check the budget."""
+    """Just after midnight UTC, fanned out per tenant: book the day that has just ended with what the
+    bucket holds now, then check the budget."""
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from tenants.services.usage import measure_storage
 
-    record = measure_storage(connection.tenant, timezone.now().date())
+    record = measure_storage(connection.tenant, timezone.now().date() - timedelta(days=1))
     return str(record.quantity) if record else "no bucket"
 
 

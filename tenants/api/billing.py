@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from portal.pagination import CursorPagination
 from portal.rest import ScopedViewSet
 from tenants.models import Invoice, InvoiceLine, Role
+from tenants.services.billing import current_draft
 from tenants.services.usage_summary import month_summary
 
 
@@ -107,8 +108,16 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     def get_queryset(self):
         if not self.request.membership.allows(Role.ADMIN):
             raise exceptions.NotFound()
+        if self.action == "list":
+            current_draft(self.request.tenant, timezone.now().date())  # the draft shows today's figures
         queryset = super().get_queryset()
         return queryset.prefetch_related("lines") if self.action == "retrieve" else queryset
+
+    def get_object(self):
+        invoice = super().get_object()
+        if invoice.status == Invoice.Status.DRAFT:
+            invoice = current_draft(invoice.tenant, invoice.month) or invoice
+        return invoice
 
     def get_serializer_class(self):
         return InvoiceDetailSerializer if self.action == "retrieve" else InvoiceSerializer

@@ -228,6 +228,18 @@ def refresh_draft_invoice(tenant: Tenant, month: date) -> Invoice:
     return invoice
 
 
+def current_draft(tenant: Tenant, month: date) -> Invoice | None:
+    """The month's draft with today's figures, for pages and the API; ``None`` while a price is missing
+    (the stored draft, if any, is left as it was). An issued month is returned as it stands."""
+    issued = Invoice.objects.filter(tenant=tenant, month=month_start(month), status=Invoice.Status.ISSUED)
+    if issued := issued.first():
+        return issued
+    try:
+        return refresh_draft_invoice(tenant, month)
+    except ValidationError:
+        return None
+
+
 def issue_invoice(invoice: Invoice, *, actor, today: date | None = None) -> Invoice:
     """Final computation, then issued: from here on the models refuse any change."""
     today = today or timezone.now().date()

@@ -16,7 +16,7 @@ from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from tenants.models import Bucket, Tenant
+from tenants.models import Bucket, Invoice, Tenant
 from tenants.services.audit import record_event
 from tenants.storage import StorageError, Usage, s3_config, storage_for
 from tenants.storage import s3 as s3_admin
@@ -197,10 +197,14 @@ def delete_tenant(tenant: Tenant, *, actor, delete_bucket: bool = False) -> None
         raise ValidationError({"delete_bucket": f"Bucket {bucket.name} is the customer's own; it is kept."})
     slug = tenant.slug
     with transaction.atomic(), schema_context(get_public_schema_name()):
+        # Drafts are recomputed from the ledger at will; issued invoices are the customer's bill.
+        Invoice.objects.filter(tenant=tenant, status=Invoice.Status.DRAFT).delete()
         try:
             tenant.delete(force_drop=True)
         except ProtectedError as error:
-            raise ValidationError({"__all__": f"Tenant {slug} has invoices; they must be kept."}) from error
+            raise ValidationError(
+                {"__all__": f"Tenant {slug} has issued invoices, which must be kept: suspend it instead."}
+            ) from error
         record_event(
             "tenant.deleted",
             actor=actor,

@@ -1,15 +1,13 @@
 """Usage (every member) and billing (owners and admins; everyone else gets 404) pages."""
 
 import csv
-from datetime import date
 
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from tenants.models import GB, Bucket, Invoice, Role
-from tenants.services.billing import CATEGORY_LABELS, CATEGORY_ORDER, previous_month, refresh_draft_invoice
+from tenants.services.billing import CATEGORY_LABELS, CATEGORY_ORDER, current_draft, previous_month
 from tenants.services.budgets import spent_share
 from tenants.services.quotas import quota_of
 from tenants.services.usage_summary import month_summary
@@ -94,21 +92,13 @@ def get_invoice_for_user(request, code) -> Invoice:
     _require_billing_role(request)
     invoice = get_object_or_404(Invoice.objects.select_related("rate_card"), code=code, tenant=request.tenant)
     if invoice.status == Invoice.Status.DRAFT:
-        invoice = _refreshed(invoice.tenant, invoice.month) or invoice
+        invoice = current_draft(invoice.tenant, invoice.month) or invoice
     return invoice
-
-
-def _refreshed(tenant, month: date) -> Invoice | None:
-    """A draft shows today's figures; missing prices leave the stored draft as it was."""
-    try:
-        return refresh_draft_invoice(tenant, month)
-    except ValidationError:
-        return None
 
 
 def invoices(request):
     _require_billing_role(request)
-    pricing_ok = _refreshed(request.tenant, timezone.now().date()) is not None
+    pricing_ok = current_draft(request.tenant, timezone.now().date()) is not None
     rows = Invoice.objects.visible_to(request.membership)
     return render(request, "tenants/invoices.html", {"invoices": rows, "pricing_ok": pricing_ok})
 

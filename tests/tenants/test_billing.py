@@ -267,3 +267,21 @@ def test_the_admin_shows_a_missing_gpu_rate_to_the_operator(operator_client, wor
         "/admin/tenants/invoice/", {"action": "recompute", "_selected_action": [draft.pk]}, follow=True
     )
     assert "no price for GPU type “h200”" in response.content.decode()
+
+
+def test_the_invoices_api_lists_this_months_draft_with_todays_figures(api_for, world):
+    make_card()
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    record_usage(
+        world.tenant,
+        UsageRecord.Kind.VCPU,
+        Decimal("100"),
+        basis=MEASURED,
+        source="test",
+        period_start=now,
+        period_end=now + timedelta(hours=1),
+        dimension="normal",
+    )
+    rows = api_for(world.alice).get("/api/v1/invoices").json()["results"]
+    draft = next(row for row in rows if row["month"] == f"{now:%Y-%m}")
+    assert draft["status"] == "draft" and Decimal(draft["total"]) == Decimal("4.00") + Decimal("10.00")

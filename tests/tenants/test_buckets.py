@@ -307,3 +307,22 @@ def test_the_local_backend_provisions_a_directory(world, tmp_path):
         storage_for(bucket).upload("x.txt", io.BytesIO(b"x"))
         services.delete_tenant(tenant, actor=None, delete_bucket=True)
     assert not (tmp_path / bucket.name).exists()
+
+
+def test_a_tenant_with_a_draft_invoice_is_deleted_but_one_with_an_issued_invoice_is_kept(world, s3):
+    from datetime import date
+
+    from tenants.models import Invoice
+    from tenants.services.billing import issue_invoice, refresh_draft_invoice
+
+    drafted = make_tenant("lambda")
+    refresh_draft_invoice(drafted, date(2024, 3, 1))
+    services.delete_tenant(drafted, actor=world.operator)
+    assert not Tenant.objects.filter(slug="lambda").exists()
+
+    billed = make_tenant("omicron")
+    issue_invoice(refresh_draft_invoice(billed, date(2024, 3, 1)), actor=None, today=date(2024, 4, 2))
+    with pytest.raises(ValidationError) as error:
+        services.delete_tenant(billed, actor=world.operator)
+    assert "suspend it instead" in error.value.message_dict["__all__"][0]
+    assert Tenant.objects.filter(slug="omicron").exists() and Invoice.objects.filter(tenant=billed).count() == 1

@@ -276,7 +276,7 @@ def fill_quota_but(tenant, room: int) -> None:
 def test_an_upload_over_the_storage_quota_answers_400_and_stores_nothing(alice, world, folder):
     fill_quota_but(world.tenant, room=50)
     response = upload(alice, folder, "too-big.txt", b"x" * 100)
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["error"]["code"] == "storage_quota"
     assert "Not enough storage" in error_text(response) and "quota" in error_text(response)
     assert alice.get(f"{FILES}/object", {"key": f"{folder}too-big.txt"}).status_code == 404
     assert start(alice, f"{folder}huge.bin", 100).status_code == 400

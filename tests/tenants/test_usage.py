@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from portal.celery import fan_out_to_tenants_task
-from tenants.models import GB, Bucket, Quota, UsageRecord
+from tenants.models import GB, Bucket, Quota, Tenant, UsageRecord
 from tenants.services.usage import measure_storage, record_usage
 from tenants.storage import storage_for
 
@@ -116,17 +116,18 @@ def test_storage_is_measured_once_per_day_in_gb_days(world):
     assert record.quantity == (Decimal(bucket.bytes_used) / GB).quantize(Decimal("0.000001"))
 
 
-def test_the_daily_task_fans_out_to_every_active_tenant(world):
+def test_the_daily_task_books_yesterday_for_every_tenant_even_a_suspended_one(world):
     import tenants.tasks  # noqa: F401  (the worker autodiscovers it; this process has not)
 
+    Tenant.objects.filter(pk=world.other.pk).update(status=Tenant.Status.SUSPENDED)
     schedule = settings.CELERY_BEAT_SCHEDULE["measure-storage-daily"]
     assert schedule["task"] == "portal.fan_out_to_tenants"
-    schemas = fan_out_to_tenants_task.delay(*schedule["args"]).get()
+    schemas = fan_out_to_tenants_task.delay(*schedule["args"], **schedule["kwargs"]).get()
     assert {world.tenant.schema_name, world.other.schema_name} <= set(schemas)
-    today = timezone.now().date()
+    yesterday = timezone.now().date() - timedelta(days=1)
     for tenant in (world.tenant, world.other):
         record = UsageRecord.objects.get(tenant=tenant, kind=Kind.STORAGE)
-        assert record.period_start.date() == today
+        assert record.period_start.date() == yesterday
 
 
 def _this_month(day: int = 1) -> datetime:
