@@ -381,9 +381,9 @@ def from_daylily_work(
 # --- stage_samples.tsv ---
 
 
-def _uri(path: str | None, bucket: str | None) -> str:
-    if not path:
-        return ""
+def _uri(path, bucket: str | None) -> str:
+    if not isinstance(path, str) or not path:
+        return "" if path is None else str(path)
     if bucket and not path.startswith("s3://"):
         return f"s3://{bucket}/{path}"
     return path
@@ -402,15 +402,18 @@ def to_stage_samples(spec: dict, *, bucket: str | None = None, run_id: str | Non
     """The 20-column sample sheet; with ``bucket``, relative FASTQ keys become ``s3://<bucket>/<key>``."""
     run = run_id or re.sub(r"[^A-Za-z0-9._-]+", "-", str(spec.get("name") or "R0"))
     rows = ["\t".join(SAMPLE_SHEET_COLUMNS)]
-    for sample in spec.get("samples") or []:
+    samples = spec.get("samples")
+    for sample in samples if isinstance(samples, list) else []:
+        if not isinstance(sample, dict):
+            continue
         values = {
             **SAMPLE_SHEET_DEFAULTS,
             "RUN_ID": run,
-            "SAMPLE_ID": sample.get("sample_id", ""),
+            "SAMPLE_ID": sample.get("sample_id") or "",
             "EXPERIMENTID": run,
             "R1_FQ": _uri(sample.get("fastq_r1"), bucket),
             "R2_FQ": _uri(sample.get("fastq_r2"), bucket),
-            "EXTERNAL_SAMPLE_ID": sample.get("sample_id", ""),
+            "EXTERNAL_SAMPLE_ID": sample.get("sample_id") or "",
         }
         rows.append("\t".join(_cell(values[column]) for column in SAMPLE_SHEET_COLUMNS))
     return "\n".join(rows) + "\n"

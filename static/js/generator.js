@@ -1,0 +1,255 @@
+// The YAML generator: the form, sample rows, CSV import and bucket discovery; the preview and downloads
+// come from POST /api/v1/worksets/generate-yaml (debounced as you type). No inline script, no library.
+(function () {
+  "use strict";
+
+  var DEBOUNCE_MS = 300;
+  var root, form, rows, latest = null, sent = 0, timer = null;
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (name === "text") node.textContent = attrs[name];
+      else node.setAttribute(name, attrs[name]);
+    });
+    return node;
+  }
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function errorText(payload, status) {
+    var error = payload && payload.error;
+    if (!error) return "The request failed (HTTP " + status + ").";
+    var messages = [];
+    Object.keys(error.fields || {}).forEach(function (name) { messages = messages.concat(error.fields[name]); });
+    return messages.length ? messages.join(" ") : error.message;
+  }
+
+  function showError(message) {
+    $("g-error").textContent = message || "";
+    $("g-error").hidden = !message;
+  }
+
+  function request(method, url, body) {
+    var options = { method: method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.headers["X-CSRFToken"] = csrfToken();
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (payload) {
+        if (!response.ok) throw new Error(errorText(payload, response.status));
+        return payload;
+      });
+    });
+  }
+
+  // --- sample rows ---
+
+  function cell(row, name, value, label, extra) {
+    var input = el("input", { name: name, "aria-label": label, autocomplete: "off" });
+    Object.keys(extra || {}).forEach(function (key) { input.setAttribute(key, extra[key]); });
+    input.value = value == null ? "" : value;
+    var td = el("td");
+    td.appendChild(input);
+    row.appendChild(td);
+  }
+
+  function addRow(sample) {
+    sample = sample || {};
+    var number = rows.children.length + 1;
+    var row = el("tr", { "class": "sample-row" });
+    cell(row, "sample_id", sample.sample_id, "Sample " + number + " ID", { placeholder: "HG002" });
+    cell(row, "fastq_r1", sample.fastq_r1, "Sample " + number + " R1", { placeholder: "inputs/HG002_R1.fastq.gz" });
+    cell(row, "fastq_r2", sample.fastq_r2, "Sample " + number + " R2", { placeholder: "optional" });
+    cell(row, "coverage", sample.coverage, "Sample " + number + " coverage",
+      { type: "number", min: "0", step: "any", "class": "coverage" });
+    var remove = el("button", { type: "button", "class": "link remove-row", text: "Remove",
+      "aria-label": "Remove sample " + number });
+    var td = el("td");
+    td.appendChild(remove);
+    row.appendChild(td);
+    rows.appendChild(row);
+  }
+
+  function setRows(samples) {
+    rows.textContent = "";
+    samples.forEach(addRow);
+    if (!samples.length) addRow();
+    schedule(0);
+  }
+
+  function rowValues() {
+    var samples = [];
+    Array.prototype.forEach.call(rows.querySelectorAll("tr"), function (row) {
+      var value = function (name) { return row.querySelector("[name='" + name + "']").value.trim(); };
+      if (!value("sample_id") && !value("fastq_r1") && !value("fastq_r2")) return;  // an empty row
+      var coverage = value("coverage");
+      samples.push({
+        sample_id: value("sample_id"),
+        fastq_r1: value("fastq_r1"),
+        fastq_r2: value("fastq_r2") || null,
+        coverage: coverage === "" ? null : Number(coverage)
+      });
+    });
+    return samples;
+  }
+
+  // --- the spec the form describes ---
+
+  function fields() {
+    var value = function (id) { return $(id).value.trim(); };
+    var spec = {
+      name: value("g-name"),
+      pipeline: value("g-pipeline"),
+      reference_genome: value("g-reference"),
+      priority: value("g-priority"),
+      samples: rowValues(),
+      notes: $("g-notes").value
+    };
+    var retries = value("g-retries"), coverage = value("g-coverage");
+    if (retries !== "") spec.max_retries = Number(retries);
+    spec.coverage = coverage === "" ? null : Number(coverage);
+    spec.preferred_cluster = value("g-cluster") || null;
+    spec.export_uri = value("g-export") || null;
+    var emails = value("g-emails").split(/[\s,;]+/).filter(Boolean);
+    if (emails.length) spec.notifications = { emails: emails, events: ["completed", "failed", "dead_letter"] };
+    return spec;
+  }
+
+  function schedule(delay) {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, delay === undefined ? DEBOUNCE_MS : delay);
+  }
+
+  function refresh() {
+    var number = ++sent;
+    request("POST", root.dataset.generate, fields()).then(function (result) {
+      if (number !== sent) return;  // a newer request is on its way
+      latest = result;
+      showError("");
+      render();
+    }).catch(function (error) { if (number === sent) showError(error.message); });
+  }
+
+  function render() {
+    if (!latest) return;
+    var format = $("g-format").value, text = latest[format];
+    $("g-preview").textContent = text == null
+      ? "daylily_work.yaml needs a pipeline from the catalogue."
+      : text;
+    var list = $("g-problems");
+    list.textContent = "";
+    latest.problems.forEach(function (problem) {
+      var item = el("li");
+      if (problem.field) { item.appendChild(el("code", { text: problem.field })); item.appendChild(document.createTextNode(": ")); }
+      item.appendChild(document.createTextNode(problem.message));
+      list.appendChild(item);
+    });
+    $("dl-daylily").disabled = latest.daylily_work_yaml == null;
+  }
+
+  function coverageDefault() {
+    var option = $("g-pipeline").selectedOptions[0];
+    $("g-coverage-default").textContent = option ? option.dataset.coverage || "" : "";
+  }
+
+  // --- downloads ---
+
+  function slug(text) {
+    return (text || "workset").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "workset";
+  }
+
+  function download(format) {
+    if (!latest || latest[format] == null) return;
+    var names = {
+      yaml: slug(latest.spec.name) + ".yaml",
+      daylily_work_yaml: "daylily_work.yaml",
+      stage_samples_tsv: "stage_samples.tsv"
+    };
+    var type = format === "stage_samples_tsv" ? "text/tab-separated-values" : "application/yaml";
+    var url = URL.createObjectURL(new Blob([latest[format]], { type: type }));
+    var link = el("a", { href: url, download: names[format] });
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  }
+
+  // --- CSV import and discovery ---
+
+  function parseCsv(text) {
+    var samples = [];
+    text.split(/\r\n|\r|\n/).forEach(function (line, index) {
+      if (!line.trim()) return;
+      var cells = line.split(/[,\t;]/).map(function (part) { return part.trim().replace(/^"|"$/g, ""); });
+      if (index === 0 && /sample/i.test(cells[0])) return;  // a header row
+      samples.push({ sample_id: cells[0], fastq_r1: cells[1] || "", fastq_r2: cells[2] || null, coverage: null });
+    });
+    return samples;
+  }
+
+  function importCsv(file) {
+    var reader = new FileReader();
+    reader.onload = function () {
+      var samples = parseCsv(String(reader.result));
+      setRows(samples);
+      note(samples.length + " sample" + (samples.length === 1 ? "" : "s") + " imported from " + file.name + ".");
+    };
+    reader.readAsText(file);
+  }
+
+  function note(text) { $("g-samples-note").textContent = text; }
+
+  function discover() {
+    var prefix = $("g-prefix").value.trim();
+    note("Looking for FASTQ pairs under " + (prefix || "the top of your bucket") + "…");
+    request("GET", root.dataset.discover + "?prefix=" + encodeURIComponent(prefix)).then(function (found) {
+      var message = found.samples.length + " pair" + (found.samples.length === 1 ? "" : "s") + " found";
+      if (found.unpaired.length) message += "; without a mate: " + found.unpaired.join(", ");
+      if (found.truncated) message += " (only the first files were searched; narrow the folder)";
+      note(message + ".");
+      if (found.samples.length) setRows(found.samples);
+    }).catch(function (error) { note(""); showError(error.message); });
+  }
+
+  function start() {
+    root = $("generator");
+    if (!root) return;
+    form = $("generator-form");
+    rows = $("g-samples");
+    addRow();
+    coverageDefault();
+    form.addEventListener("input", function () { schedule(); });
+    form.addEventListener("change", function (event) {
+      if (event.target.id === "g-pipeline") coverageDefault();
+      if (event.target.id === "g-csv" && event.target.files.length) { importCsv(event.target.files[0]); event.target.value = ""; return; }
+      schedule();
+    });
+    form.addEventListener("submit", function (event) { event.preventDefault(); schedule(0); });
+    rows.addEventListener("click", function (event) {
+      if (!event.target.classList.contains("remove-row")) return;
+      event.target.closest("tr").remove();
+      if (!rows.children.length) addRow();
+      schedule(0);
+    });
+    $("g-add").addEventListener("click", function () { addRow(); rows.lastChild.querySelector("input").focus(); });
+    $("g-discover").addEventListener("click", discover);
+    $("g-prefix").addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); discover(); }
+    });
+    $("g-format").addEventListener("change", render);
+    Array.prototype.forEach.call(root.querySelectorAll(".downloads button"), function (button) {
+      button.addEventListener("click", function () { download(button.dataset.format); });
+    });
+    schedule(0);
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();
