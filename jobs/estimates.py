@@ -94,8 +94,8 @@ def estimate_workset(spec: dict, *, pipeline: Pipeline | None = None, today: dat
     return Estimate(
         cost_usd=cost,
         duration_hours=duration.quantize(FIGURE, ROUND_HALF_UP),
-        vcpu_hours=vcpu_hours.quantize(FIGURE, ROUND_HALF_UP),
-        storage_gb=storage_gb.quantize(FIGURE, ROUND_HALF_UP),
+        vcpu_hours=vcpu_hours,
+        storage_gb=storage_gb,
         basis=rates.basis,
         inputs=inputs,
     )

@@ -45,6 +45,7 @@ def tenant_routes() -> list[str]:
 def test_the_walker_sees_pages_and_api():
     routes = tenant_routes()
     assert {"/", "/tokens/", "/members/", "/api/v1/me", "/api/v1/tokens", "/api/schema/"} <= set(routes)
+    assert {"/api/v1/worksets/validate", "/api/v1/worksets/estimate"} <= set(routes)
 
 
 @pytest.mark.parametrize("route", tenant_routes())
