@@ -78,6 +78,18 @@
     rows.appendChild(row);
   }
 
+  // Labels say which row they are in, so they follow removals.
+  function renumber() {
+    Array.prototype.forEach.call(rows.children, function (row, index) {
+      var number = index + 1;
+      row.querySelector("[name='sample_id']").setAttribute("aria-label", "Sample " + number + " ID");
+      row.querySelector("[name='fastq_r1']").setAttribute("aria-label", "Sample " + number + " R1");
+      row.querySelector("[name='fastq_r2']").setAttribute("aria-label", "Sample " + number + " R2");
+      row.querySelector("[name='coverage']").setAttribute("aria-label", "Sample " + number + " coverage");
+      row.querySelector(".remove-row").setAttribute("aria-label", "Remove sample " + number);
+    });
+  }
+
   function setRows(samples) {
     rows.textContent = "";
     samples.forEach(addRow);
@@ -237,6 +249,7 @@
       if (!event.target.classList.contains("remove-row")) return;
       event.target.closest("tr").remove();
       if (!rows.children.length) addRow();
+      renumber();
       schedule(0);
     });
     $("g-add").addEventListener("click", function () { addRow(); rows.lastChild.querySelector("input").focus(); });
