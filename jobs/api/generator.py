@@ -24,7 +24,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FIELDS_FOR_DAYLILY = ("name", "pipeline", "reference_genome", "priority", "max_retries", "coverage")
 
 
-class ProblemSerializer(serializers.Serializer):
+class PreviewProblemSerializer(serializers.Serializer):
     field = serializers.CharField(
         allow_blank=True, help_text="e.g. samples[2].fastq_r1; empty: the document."
     )
@@ -38,13 +38,13 @@ class GeneratedSerializer(serializers.Serializer):
     )
     stage_samples_tsv = serializers.CharField()
     spec = serializers.DictField(help_text="The canonical spec, defaults filled in.")
-    problems = ProblemSerializer(many=True)
+    problems = PreviewProblemSerializer(many=True)
 
 
 class ParsedSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=FORMATS)
     spec = serializers.DictField()
-    problems = ProblemSerializer(many=True)
+    problems = PreviewProblemSerializer(many=True)
 
 
 class PairSerializer(serializers.Serializer):
