@@ -8,6 +8,8 @@ from uuid import uuid4
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jobs.catalog.models import Pipeline
 from tenants.models import Bucket
@@ -200,3 +202,32 @@ def test_the_generator_page_renders_for_every_role_with_the_catalogue(client_for
     assert 'value="germline"' in page and 'value="GRCh38"' in page and 'value="urgent"' in page
     assert "<script>" not in page and "js/generator.js" in page  # no inline script: the CSP forbids them
     assert 'href="/worksets/generator/" aria-current="page"' in page
+
+
+TEXTS = st.text(
+    alphabet=st.sampled_from(list("ab-_:#&*!|>'\"[]{},?% \t\n0123.")) | st.characters(), max_size=120
+)
+BODIES = st.dictionaries(
+    st.sampled_from(["name", "pipeline", "samples", "priority", "max_retries", "coverage", "spec", "x"]),
+    st.none()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.lists(st.integers() | st.text(max_size=5), max_size=3),
+    max_size=5,
+)
+ENDPOINT_EXAMPLES = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@ENDPOINT_EXAMPLES
+@given(text=TEXTS, sheet=st.none() | TEXTS)
+def test_parse_never_answers_500(alice, text, sheet):
+    body = {"text": text} if sheet is None else {"text": text, "sample_sheet": sheet}
+    assert alice.post(PARSE, body, format="json").status_code in (200, 400)
+
+
+@ENDPOINT_EXAMPLES
+@given(body=BODIES)
+def test_generate_never_answers_500(alice, body):
+    assert alice.post(GENERATE, body, format="json").status_code == 200
