@@ -144,6 +144,8 @@ def check_acme_files_and_usage(demo: DemoRun, password: str) -> None:
         assert sheet.status_code == 200 and sheet.text.startswith("RUN_ID\tSAMPLE_ID\t")
         usage = web.get("/api/v1/usage").json()
         assert usage["categories"] and float(usage["total"]) > 0, usage
+        worksets = web.get("/api/v1/worksets", params={"state": ["queued", "completed", "failed"]}).json()
+        assert {"queued", "completed", "failed"} <= {w["state"] for w in worksets["results"]}, worksets
 
 
 @pytest.fixture
@@ -200,11 +202,13 @@ def test_demo_serves_runs_tasks_stops_cleanly_and_reuses_its_data(runyard_home):
     assert sorted(credentials) == sorted(USERS)
     assert "Created tenant acme" in first
     assert "with 7 sample files under inputs/ (7 uploaded now), 30 days of usage" in first
+    assert "Demo worksets: 7 in different states (7 created now)" in first
     assert all(credentials[email] in first for email in USERS)
 
     second = run_demo_once(runyard_home)
     assert_database_stopped(runyard_home)
     assert "Reusing tenant acme" in second
     assert "(0 uploaded now)" in second
+    assert "(0 created now)" in second
     assert read_credentials(runyard_home) == credentials
     assert all(credentials[email] in second for email in USERS)

@@ -27,11 +27,21 @@ def _walk(patterns, prefix=""):
             yield prefix + str(entry.pattern)
 
 
+REGEX_SAMPLES = ("x", "x-0123abcd", "1", SAMPLE_VALUES["uuid"])  # "x-0123abcd": a workset code
+
+
+def _regex_sample(match) -> str:
+    import re
+
+    return next((sample for sample in REGEX_SAMPLES if re.fullmatch(match.group(1), sample)), "x")
+
+
 def _concrete(route: str) -> str:
     """Turn ``tokens/<uuid:code>/revoke/`` (or a regex route) into a path to request."""
     import re
 
-    route = re.sub(r"\(\?P<\w+>[^)]*\)", "x", route)  # regex routes (DRF routers) before path converters
+    # regex routes (DRF routers, workset codes) before path converters: a sample the group's regex accepts
+    route = re.sub(r"\(\?P<\w+>([^)]*)\)", _regex_sample, route)
     route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_VALUES[m.group(1) or "str"], route)
     route = route.replace("^", "").replace("$", "").replace("\\", "").replace("/?", "/")
     return "/" + route.lstrip("/")
@@ -46,6 +56,10 @@ def test_the_walker_sees_pages_and_api():
     routes = tenant_routes()
     assert {"/", "/tokens/", "/members/", "/api/v1/me", "/api/v1/tokens", "/api/schema/"} <= set(routes)
     assert {"/api/v1/worksets/validate", "/api/v1/worksets/estimate"} <= set(routes)
+    worksets = {"/worksets/", "/worksets/new/", "/worksets/x-0123abcd/", "/worksets/x-0123abcd/x/"}
+    assert worksets | {"/api/v1/worksets", "/api/v1/worksets/x-0123abcd/retry"} <= set(routes)
+    generator = {"/api/v1/worksets/generate-yaml", "/api/v1/worksets/parse", "/api/v1/worksets/discover"}
+    assert generator | {"/worksets/generator/"} <= set(routes)
 
 
 @pytest.mark.parametrize("route", tenant_routes())

@@ -5,7 +5,6 @@ held for approval (the service checks that itself). A move the state machine ref
 """
 
 import django_filters
-import yaml
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
@@ -15,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from jobs import services
+from jobs import generator, services
 from jobs.api.serializers import (
     CancelSerializer,
     WorksetCreateSerializer,
@@ -23,6 +22,7 @@ from jobs.api.serializers import (
     WorksetSerializer,
 )
 from jobs.models import IllegalTransition, State, Workset, WorksetTransition
+from jobs.spec.formats import FormatError
 from portal.pagination import CursorPagination
 from portal.rest import ScopedViewSet
 
@@ -98,7 +98,7 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         data.is_valid(raise_exception=True)
         document = data.validated_data.get("spec")
         if document is None:
-            document = yaml_document(data.validated_data["yaml"])
+            document = yaml_document(request.tenant, data.validated_data["yaml"])
         workset = services.create_workset(
             request.tenant,
             document,
@@ -153,11 +153,12 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         return Response(WorksetDetailSerializer(fresh).data, status=code)
 
 
-def yaml_document(text: str):
+def yaml_document(tenant, text: str) -> dict:
+    """The spec of a document in any of the formats (sample-oriented YAML, daylily_work.yaml, TSV)."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValidationError({"yaml": f"Not valid YAML: {error}"}) from error
+        return generator.parse(tenant, text).spec
+    except FormatError as error:
+        raise ValidationError({"yaml": str(error)}) from error
 
 
 router = DefaultRouter(trailing_slash=False)

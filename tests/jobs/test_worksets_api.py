@@ -210,3 +210,11 @@ def test_the_openapi_schema_lists_the_worksets_endpoints(client_for, world):
     schema = client_for(world.carol).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     paths = schema.json()["paths"]
     assert {"/api/v1/worksets", "/api/v1/worksets/{code}", "/api/v1/worksets/{code}/retry"} <= set(paths)
+
+
+def test_unreadable_yaml_answers_400_on_the_yaml_field(api_for, world):
+    before = count_worksets(world.tenant)
+    response = api_for(world.bob).post(URL, {"yaml": "name: [unclosed"}, format="json")
+    assert response.status_code == 400
+    assert "yaml" in response.json()["error"]["fields"]
+    assert count_worksets(world.tenant) == before

@@ -88,3 +88,25 @@ def test_an_operators_budget_is_kept(world, s3_server):
     Quota.objects.filter(tenant=tenant).update(monthly_budget_usd=Decimal("40"))
     ensure_demo_budget(tenant, actor=None)
     assert Quota.objects.get(tenant=tenant).monthly_budget_usd == Decimal("40.00")
+
+
+@pytest.mark.django_db
+def test_demo_worksets_come_in_different_states_and_a_rerun_adds_none(world, s3_server):
+    from django_tenants.utils import tenant_context
+
+    from jobs.demo import DEMO_WORKSETS, seed_demo_worksets
+    from jobs.models import Workset
+    from tenants.services.demo import seed_demo_data
+    from tests.builders import make_tenant
+
+    tenant = make_tenant("demo-worksets")
+    seed_demo_data(tenant, actor=None, today=date(2025, 3, 15))
+    with tenant_context(tenant):
+        assert seed_demo_worksets(tenant) == len(DEMO_WORKSETS)
+        states = set(Workset.objects.values_list("state", flat=True))
+        assert {"queued", "completed", "failed", "cancelled", "archived"} <= states
+        completed = Workset.objects.filter(state="completed", measured_vcpu_hours__isnull=False)
+        assert completed.count() == 3 and all(w.finished_at > w.started_at for w in completed)
+        assert Workset.objects.get(state="archived").archived_from == "completed"
+        assert seed_demo_worksets(tenant) == 0
+        assert Workset.objects.count() == len(DEMO_WORKSETS)

@@ -105,6 +105,16 @@ class Command(BaseCommand):
             f"Demo data: bucket {seed.bucket} with {seed.files_total} sample files under inputs/ "
             f"({seed.files_uploaded} uploaded now), {seed.days} days of usage."
         )
+        self.seed_worksets()
+
+    def seed_worksets(self) -> None:
+        """A few worksets of acme in different states (jobs.demo; idempotent)."""
+        from jobs.demo import DEMO_WORKSETS, seed_demo_worksets
+
+        tenant = Tenant.objects.get(slug=TENANT_SLUG)
+        with tasks_inline(), schema_context(tenant.schema_name):
+            made = seed_demo_worksets(tenant)
+        self.say(f"Demo worksets: {len(DEMO_WORKSETS)} in different states ({made} created now).")
 
     def print_summary(self, port: int, credentials: dict[str, str], took: float) -> None:
         base = settings.RUNYARD_BASE_DOMAIN

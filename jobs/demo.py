@@ -1,0 +1,85 @@
+"""Demo worksets for ``runyard demo``: a few of acme's worksets in different states, over the demo FASTQs.
+
+Submitted through ``jobs.services`` like any other, then moved along legal transitions by the system
+(actor None), as the execution backend will. Idempotent: a demo workset already there (by name) is kept.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from jobs.models import State, Workset
+from jobs.services import create_workset
+from tenants import demo_data
+from tenants.models import Tenant
+
+RUN = [State.DISPATCHED, State.RUNNING]
+
+
+@dataclass(frozen=True)
+class DemoWorkset:
+    name: str
+    samples: tuple[str, ...]
+    pipeline: str
+    steps: tuple[str, ...]
+    vcpu_hours_per_sample: Decimal | None = None
+
+
+DEMO_WORKSETS = (
+    DemoWorkset("GIAB trio germline", demo_data.SAMPLES, "germline", ()),
+    DemoWorkset("HG002 germline pilot", ("HG002",), "germline", (*RUN, State.COMPLETED), Decimal("118.5")),
+    DemoWorkset("HG003 germline", ("HG003",), "germline", (*RUN, State.COMPLETED), Decimal("124.25")),
+    DemoWorkset("HG004 germline", ("HG004",), "germline", (*RUN, State.COMPLETED), Decimal("121.0")),
+    DemoWorkset("HG002 somatic", ("HG002",), "somatic", (*RUN, State.FAILED)),
+    DemoWorkset("HG003 rnaseq", ("HG003",), "rnaseq", (State.CANCELLED,)),
+    DemoWorkset("Trio test help", demo_data.SAMPLES, "test_help", (*RUN, State.COMPLETED, State.ARCHIVED)),
+)
+
+
+def seed_demo_worksets(tenant: Tenant) -> int:
+    """Create the demo worksets that are missing (run in the tenant's schema); return how many were made."""
+    made = 0
+    for demo in DEMO_WORKSETS:
+        if not Workset.objects.filter(name=demo.name).exists():
+            _make(tenant, demo)
+            made += 1
+    return made
+
+
+def _spec(demo: DemoWorkset) -> dict:
+    samples = []
+    for sample in demo.samples:
+        r1, r2 = demo_data.fastq_keys(sample)
+        samples.append({"sample_id": sample, "fastq_r1": r1, "fastq_r2": r2})
+    return {
+        "spec_version": 1,
+        "name": demo.name,
+        "pipeline": demo.pipeline,
+        "reference_genome": "GRCh38",
+        "samples": samples,
+    }
+
+
+def _make(tenant: Tenant, demo: DemoWorkset) -> Workset:
+    workset = create_workset(tenant, _spec(demo), actor=None)
+    if workset.state != State.QUEUED:  # e.g. held by the budget: leave it where the rules put it
+        return workset
+    began = timezone.now() - timedelta(hours=6)
+    for step in demo.steps:
+        workset.transition_to(step, reason="Demo data", **_fields(step, demo, began))
+    return workset
+
+
+def _fields(step: str, demo: DemoWorkset, began) -> dict:
+    if step == State.RUNNING:
+        return {"started_at": began}
+    if step in (State.COMPLETED, State.FAILED):
+        fields = {"finished_at": began + timedelta(hours=4)}
+        if step == State.COMPLETED and demo.vcpu_hours_per_sample is not None:
+            count = len(demo.samples)
+            fields["measured_vcpu_hours"] = demo.vcpu_hours_per_sample * count
+            fields["measured_storage_gb"] = Decimal("44.5") * count
+        return fields
+    return {}
