@@ -12,7 +12,8 @@ Two bases, and the estimate always says which one it used:
 Samples run side by side, so the workset takes as long as its deepest sample. A sample's coverage is its
 own, else the spec's, else the pipeline's default. Cost = vCPU-hours × the rate card's price for the
 priority + GB × one month of storage, from the card in force today. Every input is in ``inputs`` so the
-figure can be recomputed by hand; figures are exact Decimals, money rounded to cents.
+figure can be recomputed by hand; figures are exact Decimals, money rounded to cents and hours to
+0.0001.
 """
 
 from dataclasses import dataclass, field
