@@ -108,5 +108,9 @@ def test_demo_worksets_come_in_different_states_and_a_rerun_adds_none(world, s3_
         completed = Workset.objects.filter(state="completed", measured_vcpu_hours__isnull=False)
         assert completed.count() == 3 and all(w.finished_at > w.started_at for w in completed)
         assert Workset.objects.get(state="archived").archived_from == "completed"
+        from jobs.estimates import estimate_workset
+
+        spec = Workset.objects.get(state="queued").spec
+        assert estimate_workset(spec).basis == "from 3 past runs"  # the demo's completed germline runs
         assert seed_demo_worksets(tenant) == 0
         assert Workset.objects.count() == len(DEMO_WORKSETS)
