@@ -184,7 +184,7 @@ class _Checker:
         name = self.document.get("pipeline")
         if not isinstance(name, str) or not name.strip():
             return []
-        self.pipeline = Pipeline.objects.filter(code=name.strip()).first()
+        self.pipeline = Pipeline.objects.filter(code=name.strip()).first() if _searchable(name) else None
         if self.pipeline is None:
             codes = list(Pipeline.objects.enabled().values_list("code", flat=True))
             near = _closest(name.strip().lower(), {code.lower(): code for code in codes})
@@ -199,7 +199,7 @@ class _Checker:
         name = self.document.get("reference_genome")
         if not isinstance(name, str) or not name.strip():
             return []
-        found = ReferenceGenome.objects.named(name)
+        found = ReferenceGenome.objects.named(name) if _searchable(name) else None
         if found is None:
             return [
                 problem(
@@ -333,6 +333,11 @@ def _quota(tenant: Tenant, kind: str, amount: int, code: str, field_path: str) -
 def _text(error: Exception) -> str:
     messages = getattr(error, "messages", None) or [str(error)]
     return " ".join(messages)
+
+
+def _searchable(name: str) -> bool:
+    """PostgreSQL refuses NUL in text; no catalogue name holds control characters, so it is unknown."""
+    return name.isprintable()
 
 
 def _closest(name: str, choices: dict[str, str]) -> str | None:

@@ -124,6 +124,13 @@ def test_an_unknown_reference_suggests_the_canonical_name(alice, prefix):
     assert "GRCm39" in problem["fix"]
 
 
+def test_names_with_control_characters_are_unknown_not_a_server_error(alice, prefix):
+    report = validate(
+        alice, make_spec(prefix, pipeline="germ\x00line", reference_genome="\x00"), dry_run=True
+    )
+    assert {"WS-CFG-002", "WS-CFG-003"} <= set(codes(report))
+
+
 def test_a_missing_fastq_is_named_by_its_field(alice, bucket, prefix):
     spec = uploaded_spec(bucket, prefix, count=3)
     spec["samples"][2]["fastq_r1"] = f"{prefix}missing_R1.fastq.gz"
