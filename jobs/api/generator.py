@@ -5,6 +5,8 @@ every format and the problems the preview shows; parse answers 400 with the line
 read; discover lists FASTQ pairs under a prefix of the caller's own bucket only.
 """
 
+import json
+
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -78,6 +80,17 @@ def _json_object(request) -> dict:
     body = request.data
     if not isinstance(body, dict) or isinstance(body, QueryDict):
         raise exceptions.ValidationError({"body": ["The body must be a JSON object."]})
+    return _unicode(body)
+
+
+def _unicode(body):
+    """JSON may escape half a surrogate pair (``"\\ud800"``); such text cannot be answered, so refuse it."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError as error:
+        raise exceptions.ValidationError(
+            {"body": ["The body holds text that is not valid Unicode."]}
+        ) from error
     return body
 
 
@@ -110,7 +123,7 @@ class ParseView(GeneratorView):
         responses={200: ParsedSerializer, 400: OpenApiResponse(description="Not readable: line and field.")},
     )
     def post(self, request):
-        data = request.data
+        data = request.data if isinstance(request.data, QueryDict) else _json_object(request)
         text, sheet = _text(data, "file", "text"), _text(data, "sample_sheet", "sample_sheet")
         if text is None:
             raise exceptions.ValidationError(

@@ -204,15 +204,21 @@ def test_the_generator_page_renders_for_every_role_with_the_catalogue(client_for
     assert 'href="/worksets/generator/" aria-current="page"' in page
 
 
+NO_SURROGATES = st.characters(blacklist_categories=("Cs",))  # the test client cannot encode them
 TEXTS = st.text(
-    alphabet=st.sampled_from(list("ab-_:#&*!|>'\"[]{},?% \t\n0123.")) | st.characters(), max_size=120
+    alphabet=st.sampled_from(list("ab-_:#&*!|>'\"[]{},?% \t\n0123.")) | NO_SURROGATES, max_size=120
 )
+LONE_SURROGATES = [
+    '{"text": "name: \\ud800"}',
+    '{"text": "\\ud800: 1"}',
+    '{"text": "x", "sample_sheet": "\\udfff"}',
+]
 BODIES = st.dictionaries(
     st.sampled_from(["name", "pipeline", "samples", "priority", "max_retries", "coverage", "spec", "x"]),
     st.none()
     | st.integers()
-    | st.text(max_size=8)
-    | st.lists(st.integers() | st.text(max_size=5), max_size=3),
+    | st.text(alphabet=NO_SURROGATES, max_size=8)
+    | st.lists(st.integers() | st.text(alphabet=NO_SURROGATES, max_size=5), max_size=3),
     max_size=5,
 )
 ENDPOINT_EXAMPLES = settings(
@@ -231,3 +237,10 @@ def test_parse_never_answers_500(alice, text, sheet):
 @given(body=BODIES)
 def test_generate_never_answers_500(alice, body):
     assert alice.post(GENERATE, body, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("raw", LONE_SURROGATES)
+@pytest.mark.parametrize("route", [PARSE, GENERATE])
+def test_a_lone_surrogate_is_a_400_not_a_500(alice, raw, route):
+    response = alice.post(route, raw, content_type="application/json")
+    assert response.status_code == 400 and "body" in response.json()["error"]["fields"]
