@@ -18,9 +18,6 @@ from tenants.models import Membership, Role, Tenant
 from tenants.services.audit import record_event
 from tenants.services.quotas import ApprovalRequired, QuotaExceeded, check_quota, quota_of
 
-# A billing hold does not refuse the workset: it is stored and waits in billing_hold for the hold to end.
-HELD = frozenset({"WS-QTA-003"})
-
 
 class WorksetInvalid(ValidationError):
     """The spec did not validate. ``report`` is the full report; the message dict names each field."""
@@ -196,7 +193,7 @@ def _problems(report, severity: str) -> list[dict]:
 
 
 def _blocking(report) -> list[dict]:
-    return [p for p in _problems(report, "error") if p.get("code") not in HELD]
+    return _problems(report, "error")
 
 
 def line(problem: dict) -> str:

@@ -65,7 +65,12 @@ CODES = {
             "it will wait in the queue; cancel a running workset or ask for a higher limit",
         ),
         Code("WS-QTA-002", ERROR, "Not enough storage quota", "delete files or ask for a higher quota"),
-        Code("WS-QTA-003", ERROR, "Billing hold", "an operator can release the hold; it ends with the month"),
+        Code(
+            "WS-QTA-003",
+            WARNING,
+            "Billing hold: a submission waits in billing_hold",
+            "an operator can release the hold; it ends with the month",
+        ),
         Code("WS-QTA-004", WARNING, "Owner approval required", "an owner approves it after submission"),
         Code(
             "WS-QTA-005",

@@ -230,9 +230,10 @@ def test_results_larger_than_the_storage_left_are_refused(alice, world, prefix):
     assert problem["severity"] == "error" and "1 GB" in problem["message"]
 
 
-def test_a_billing_hold_refuses_new_work(alice, world, prefix):
+def test_a_billing_hold_warns_that_the_workset_will_wait(alice, world, prefix):
     Quota.objects.filter(pk=quota_of(world.tenant).pk).update(billing_hold=True)
-    assert only(validate(alice, make_spec(prefix), dry_run=True), "WS-QTA-003")["severity"] == "error"
+    report = validate(alice, make_spec(prefix), dry_run=True)
+    assert only(report, "WS-QTA-003")["severity"] == "warning" and report["valid"] is True
 
 
 def test_a_spent_budget_needing_approval_is_a_warning(alice, world, prefix):
