@@ -235,8 +235,23 @@ def _decode(data: bytes) -> str:
         raise FormatError("The document is not UTF-8 text.") from error
 
 
+class _Dumper(yaml.SafeDumper):
+    """Text with a character YAML folds or normalises (NEL, line/paragraph separators, CR) is written
+    double-quoted, where those are escaped, so it reads back unchanged."""
+
+
+def _represent_text(dumper, text: str):
+    style = '"' if any(char in text for char in "\x85\u2028\u2029\r") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
 def _dump(data: dict) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
 
 
 def _ordered(spec: dict) -> dict:
