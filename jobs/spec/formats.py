@@ -333,7 +333,7 @@ def to_daylily_work(
         document["cluster_name"] = spec["preferred_cluster"]
     if spec.get("budget_usd") is not None:
         document["budget"] = spec["budget_usd"]
-    name = re.sub(r"\s+", " ", str(spec.get("name") or ""))
+    name = "".join(char for char in re.sub(r"\s+", " ", str(spec.get("name") or "")) if char.isprintable())
     header = f"# daylily_work.yaml of the Runyard workset {name}; its samples are in stage_samples.tsv\n"
     return header + _dump(document)
 

@@ -106,3 +106,15 @@ def test_every_spec_survives_the_sample_yaml_round_trip(samples, notes, priority
     spec = {"spec_version": 1, "name": "prop run", "pipeline": "wgs", "reference_genome": "hg38",
             "priority": priority, "samples": samples, "notes": notes}  # fmt: skip
     assert formats.from_samples_yaml(formats.to_samples_yaml(spec)) == spec
+
+
+ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@FAST
+@given(ANY_TEXT, ANY_TEXT, st.none() | ANY_TEXT)
+def test_any_names_give_a_daylily_work_yaml_that_reads_back(name, notes, cluster):
+    spec = {"spec_version": 1, "name": name, "notes": notes, "preferred_cluster": cluster, "budget_usd": 12.5}
+    work = formats.read_daylily_work(formats.to_daylily_work(spec, command="help", export_uri="s3://b/r/"))
+    assert (work.command, work.notes, work.export_uri, work.budget) == ("help", notes, "s3://b/r/", 12.5)
+    assert work.cluster_name == (cluster or None)
