@@ -67,18 +67,10 @@ def problems_of(spec: dict) -> list[dict]:
     full validation (bucket, quotas) is ``POST /api/v1/worksets/validate``."""
     found = [{"field": p.path, "message": p.message} for p in schema_problems(spec)]
     pipeline = spec.get("pipeline")
-    if (
-        isinstance(pipeline, str)
-        and pipeline
-        and not Pipeline.objects.enabled().filter(code=pipeline).exists()
-    ):
+    if isinstance(pipeline, str) and pipeline and not _pipeline_known(pipeline):
         found.append({"field": "pipeline", "message": f"{pipeline!r} is not a pipeline of the catalogue."})
     reference = spec.get("reference_genome")
-    if (
-        isinstance(reference, str)
-        and reference
-        and ReferenceGenome.objects.enabled().named(reference) is None
-    ):
+    if isinstance(reference, str) and reference and not _reference_known(reference):
         found.append(
             {"field": "reference_genome", "message": f"{reference!r} is not a reference of the catalogue."}
         )
@@ -172,5 +164,14 @@ def _folder(prefix, bucket: str | None) -> str:
         raise DiscoverError(f"{error}.") from error
 
 
+def _pipeline_known(code: str) -> bool:
+    return _text(code) and Pipeline.objects.enabled().filter(code=code).exists()
+
+
+def _reference_known(name: str) -> bool:
+    return _text(name) and ReferenceGenome.objects.enabled().named(name) is not None
+
+
 def _text(value) -> bool:
-    return isinstance(value, str) and bool(value)
+    """A name worth looking up: text, not empty, and without NUL (which PostgreSQL cannot compare)."""
+    return isinstance(value, str) and bool(value) and "\x00" not in value

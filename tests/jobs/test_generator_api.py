@@ -244,3 +244,12 @@ def test_generate_never_answers_500(alice, body):
 def test_a_lone_surrogate_is_a_400_not_a_500(alice, raw, route):
     response = alice.post(route, raw, content_type="application/json")
     assert response.status_code == 400 and "body" in response.json()["error"]["fields"]
+
+
+def test_a_nul_in_a_name_is_an_unknown_name_not_a_500(alice):
+    body = alice.post(
+        GENERATE, form(pipeline="germ\x00line", reference_genome="hg\x0038"), format="json"
+    ).json()
+    assert {"pipeline", "reference_genome"} <= {problem["field"] for problem in body["problems"]}
+    parsed = alice.post(PARSE, {"text": 'name: x-run\npipeline: "a\\0b"\n'}, format="json")
+    assert parsed.status_code == 200 and parsed.json()["spec"]["pipeline"] == "a\x00b"
