@@ -115,6 +115,26 @@ def approve_workset(tenant: Tenant, workset: Workset, *, actor) -> Workset:
     return workset
 
 
+def release_held_worksets(tenant: Tenant, *, actor=None) -> list[str]:
+    """After a billing hold ends, queue what it held; worksets that still need an owner's approval wait.
+
+    Runs in the tenant's schema (``jobs.release_held_worksets_task``); a second run finds nothing to move."""
+    try:
+        check_quota(tenant, "submission")
+    except QuotaExceeded:  # still on hold, or approval required: nothing moves by itself
+        return []
+    released = []
+    for workset in Workset.objects.filter(state=State.BILLING_HOLD).order_by("created_at"):
+        with transaction.atomic():
+            try:
+                workset.transition_to(State.QUEUED, actor=_user(actor), reason="Billing hold released")
+            except IllegalTransition:  # another worker moved it first
+                continue
+            record_event("workset.released", actor=actor, tenant=tenant, target=workset.code)
+        released.append(workset.code)
+    return released
+
+
 # --- parts ---
 
 

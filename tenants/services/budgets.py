@@ -83,7 +83,15 @@ def release_billing_hold(tenant: Tenant, *, actor) -> Quota:
             quota.billing_hold, quota.billing_hold_since = False, None
             quota.save(update_fields=["billing_hold", "billing_hold_since"])
             record_event("budget.hold_released", actor=actor, tenant=tenant, target=tenant.slug)
+            transaction.on_commit(lambda: _release_held_worksets(tenant))
     return quota
+
+
+def _release_held_worksets(tenant: Tenant) -> None:
+    """Worksets live in the tenant's schema: the task runs there and queues what the hold kept back."""
+    from jobs.tasks import release_held_worksets_task
+
+    release_held_worksets_task.apply_async(headers={"_schema_name": tenant.schema_name})
 
 
 def budget_status(tenant: Tenant, today: date | None = None) -> dict | None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +19,6 @@ from tenants.services.buckets import measure_bucket, provision_bucket
 from tenants.services.files import upload_file
 from tenants.services.usage import day_bounds, measure_storage, record_usage
 from tenants.storage import ObjectNotFound, storage_for
-from tenants.storage.local import LocalStorage
 
 SOURCE = "demo"
 DAYS = 30
@@ -47,10 +45,11 @@ def seed_demo_data(tenant: Tenant, *, actor, today: date | None = None) -> DemoS
 
 
 def object_uri(bucket: Bucket, key: str) -> str:
-    """Where a pipeline finds the object: an s3:// URI, or the local backend's file."""
+    """How a workset names the object: ``s3://<bucket>/<key>`` on S3; on the local backend, which has
+    no URI scheme a spec accepts, the key itself (a workset's paths are keys of the tenant's bucket)."""
     if bucket.backend == Bucket.Backend.S3:
         return f"s3://{bucket.name}/{key}"
-    return (LocalStorage(bucket.name, settings.STORAGE_LOCAL_ROOT).files / key).as_uri()
+    return key
 
 
 def _upload_if_missing(tenant: Tenant, bucket: Bucket, key: str, content: bytes, actor) -> bool:

@@ -208,3 +208,16 @@ def test_viewers_cannot_submit_or_move_worksets_even_through_the_service(world, 
         services.cancel_workset(in_alpha, workset, actor=world.carol)
     with pytest.raises(PermissionDenied):
         services.cancel_workset(in_alpha, workset, actor=world.mallory)
+
+
+def test_releasing_a_billing_hold_queues_what_it_held(world, in_alpha, django_capture_on_commit_callbacks):
+    from tenants.services.budgets import release_billing_hold
+
+    _hold(in_alpha, billing_hold=True)
+    held = services.create_workset(in_alpha, workset_spec(), actor=world.bob, dry_run=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        release_billing_hold(in_alpha, actor=world.operator)
+    with tenant_context(in_alpha):
+        stored = Workset.objects.get(pk=held.pk)
+        assert stored.state == State.QUEUED
+        assert stored.transitions.last().reason == "Billing hold released"

@@ -63,6 +63,7 @@ def test_seeding_fills_bucket_ledger_and_budget_and_a_rerun_changes_nothing(worl
     assert listing.folders == ["inputs/HG002/", "inputs/HG003/", "inputs/HG004/"]
     seed.bucket.refresh_from_db()
     assert seed.bucket.object_count == 7 and seed.bucket.bytes_used > 150_000
+    _the_sheet_makes_a_valid_workset(tenant, sheet)
 
     records = UsageRecord.objects.filter(tenant=tenant)
     storage_days = records.filter(kind="storage_gb_days")
@@ -114,3 +115,18 @@ def test_demo_worksets_come_in_different_states_and_a_rerun_adds_none(world, s3_
         assert estimate_workset(spec).basis == "from 3 past runs"  # the demo's completed germline runs
         assert seed_demo_worksets(tenant) == 0
         assert Workset.objects.count() == len(DEMO_WORKSETS)
+
+
+def _the_sheet_makes_a_valid_workset(tenant, sheet: str) -> None:
+    """The seeded sample sheet imports as a workset whose FASTQs are all found in the bucket."""
+    from django_tenants.utils import tenant_context
+
+    from jobs.generator import parse
+    from jobs.validation import validate_workset
+
+    fields = {"name": "Demo trio", "reference_genome": "GRCh38", "pipeline": "germline"}
+    spec = parse(tenant, sheet, format="stage_samples_tsv", fields=fields).spec
+    assert [sample["sample_id"] for sample in spec["samples"]] == ["HG002", "HG003", "HG004"]
+    with tenant_context(tenant):
+        report = validate_workset(tenant, spec)
+    assert report.valid, [str(problem) for problem in report.problems]
