@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from jobs.spec.formats import SAMPLE_SHEET_COLUMNS
+
 SAMPLES = ("HG002", "HG003", "HG004")  # the GIAB Ashkenazi trio: son, father, mother
 READS_PER_FILE = 300
 READ_LENGTH = 150
@@ -22,28 +24,6 @@ INDEXES = {"HG002": "ACGTACGT+TGCATGCA", "HG003": "GATCGATC+CTAGCTAG", "HG004": 
 # NovaSeq-style binned qualities (Phred+33): mostly Q37, some Q25, a few Q11, rare Q2.
 QUALITY_BINS = (("F", 0.86), (":", 0.10), (",", 0.035), ("#", 0.005))
 
-SAMPLE_SHEET_COLUMNS = (
-    "RUN_ID",
-    "SAMPLE_ID",
-    "EXPERIMENTID",
-    "SAMPLE_TYPE",
-    "LIB_PREP",
-    "SEQ_VENDOR",
-    "SEQ_PLATFORM",
-    "LANE",
-    "SEQBC_ID",
-    "PATH_TO_CONCORDANCE_DATA_DIR",
-    "R1_FQ",
-    "R2_FQ",
-    "STAGE_DIRECTIVE",
-    "STAGE_TARGET",
-    "SUBSAMPLE_PCT",
-    "IS_POS_CTRL",
-    "IS_NEG_CTRL",
-    "N_X",
-    "N_Y",
-    "EXTERNAL_SAMPLE_ID",
-)
 # Sex chromosomes of each sample (N_X, N_Y): HG002 and HG003 are male, HG004 female.
 KARYOTYPE = {"HG002": (1, 1), "HG003": (1, 1), "HG004": (2, 0)}
 CORIELL_IDS = {"HG002": "NA24385", "HG003": "NA24149", "HG004": "NA24143"}

@@ -14,11 +14,6 @@ ESTIMATE = "/api/v1/worksets/estimate"
 
 
 @pytest.fixture
-def alice(api_for, world):
-    return api_for(world.alice)
-
-
-@pytest.fixture
 def card(db) -> RateCard:
     """A card in force from today, so it is the one the estimate uses."""
     RateCard.objects.filter(effective_from=date.today()).delete()

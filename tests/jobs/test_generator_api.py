@@ -22,16 +22,6 @@ GENERATE, PARSE, DISCOVER = (
 )
 
 
-@pytest.fixture
-def alice(api_for, world):
-    return api_for(world.alice)
-
-
-@pytest.fixture
-def bucket(world) -> Bucket:
-    return Bucket.objects.get(tenant=world.tenant)
-
-
 def put(bucket: Bucket, *keys: str) -> None:
     storage = storage_for(bucket)
     for key in keys:

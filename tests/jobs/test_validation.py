@@ -29,16 +29,6 @@ OUTSIDE = [
 
 
 @pytest.fixture
-def alice(api_for, world):
-    return api_for(world.alice)
-
-
-@pytest.fixture
-def bucket(world) -> Bucket:
-    return Bucket.objects.get(tenant=world.tenant)
-
-
-@pytest.fixture
 def prefix() -> str:
     return f"v-{uuid4().hex[:10]}/"
 
