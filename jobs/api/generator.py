@@ -5,18 +5,17 @@ every format and the problems the preview shows; parse answers 400 with the line
 read; discover lists FASTQ pairs under a prefix of the caller's own bucket only.
 """
 
-import json
-
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import generator
 from jobs.spec.formats import FORMATS, FormatError
+from portal.parsers import JSONParser
 from portal.rest import error_body
 from tenants.api.files import StorageFailed
 from tenants.models import Role
@@ -80,17 +79,6 @@ def _json_object(request) -> dict:
     body = request.data
     if not isinstance(body, dict) or isinstance(body, QueryDict):
         raise exceptions.ValidationError({"body": ["The body must be a JSON object."]})
-    return _unicode(body)
-
-
-def _unicode(body):
-    """JSON may escape half a surrogate pair (``"\\ud800"``); such text cannot be answered, so refuse it."""
-    try:
-        json.dumps(body, ensure_ascii=False).encode()
-    except UnicodeEncodeError as error:
-        raise exceptions.ValidationError(
-            {"body": ["The body holds text that is not valid Unicode."]}
-        ) from error
     return body
 
 

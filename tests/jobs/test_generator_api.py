@@ -230,10 +230,10 @@ def test_generate_never_answers_500(alice, body):
 
 
 @pytest.mark.parametrize("raw", LONE_SURROGATES)
-@pytest.mark.parametrize("route", [PARSE, GENERATE])
+@pytest.mark.parametrize("route", [PARSE, GENERATE, "/api/v1/worksets/validate", "/api/v1/worksets"])
 def test_a_lone_surrogate_is_a_400_not_a_500(alice, raw, route):
     response = alice.post(route, raw, content_type="application/json")
-    assert response.status_code == 400 and "body" in response.json()["error"]["fields"]
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
 
 
 def test_a_nul_in_a_name_is_an_unknown_name_not_a_500(alice):
