@@ -6,10 +6,7 @@ the other gets ``IllegalTransition``), and writes an audit event. Submission end
 dispatcher that picks queued worksets up belongs to the execution issue.
 """
 
-import json
-
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from jobs.models import RETRYABLE, IllegalTransition, State, Workset, WorksetTransition
@@ -25,8 +22,8 @@ class WorksetInvalid(ValidationError):
     def __init__(self, report):
         self.report = report
         fields: dict[str, list[str]] = {}
-        for problem in _blocking(report):
-            fields.setdefault(problem.get("field") or "spec", []).append(line(problem))
+        for problem in report.errors:
+            fields.setdefault(problem.field or "spec", []).append(line(problem.as_dict()))
         super().__init__(fields or {"spec": ["The workset spec is not valid."]})
 
 
@@ -37,7 +34,7 @@ def create_workset(
     (→ billing_hold instead while the tenant's budget holds new work). Nothing is saved when invalid."""
     _require_role(tenant, actor, Role.MEMBER)
     report = validate_workset(tenant, document, dry_run=dry_run, strict=strict)
-    if _blocking(report):
+    if not report.valid:
         raise WorksetInvalid(report)
     with transaction.atomic():
         workset = _store(report, actor=actor, reason="Created")
@@ -70,7 +67,7 @@ def retry_workset(tenant: Tenant, workset: Workset, *, actor, dry_run: bool = Fa
     if workset.state not in RETRYABLE:
         raise IllegalTransition(workset, "retried")
     report = validate_workset(tenant, workset.spec, dry_run=dry_run, strict=False)
-    if _blocking(report):
+    if not report.valid:
         raise WorksetInvalid(report)
     reason = f"Retry of {workset.code} (attempt {workset.attempt + 1})"
     with transaction.atomic():
@@ -150,15 +147,15 @@ def _store(report, *, actor, reason: str, **fields) -> Workset:
         max_retries=spec.get("max_retries", 3),
         preferred_cluster=spec.get("preferred_cluster") or "",
         sample_count=len(spec["samples"]),
-        validation={k: v for k, v in _plain(report.as_dict()).items() if k not in ("spec", "estimate")},
-        estimate=_plain(report.estimate) or {},
+        validation={k: v for k, v in report.as_dict().items() if k not in ("spec", "estimate")},
+        estimate=report.estimate or {},
         submitted_by=_user(actor),
         **fields,
     )
     WorksetTransition.objects.create(
         workset=workset, from_state="", to_state=State.DRAFT, actor=_user(actor), reason=reason
     )
-    warnings = len(_problems(report, "warning"))
+    warnings = len(report.warnings)
     passed = "Validation passed" + (f" with {warnings} warning(s)" if warnings else "")
     workset.transition_to(State.VALIDATED, actor=_user(actor), reason=passed)
     return workset
@@ -192,28 +189,6 @@ def _user(actor):
 
 def _text(error: ValidationError) -> str:
     return " ".join(error.messages)[:500]
-
-
-def _plain(value):
-    """JSON-ready (Decimals as strings): reports and estimates may be dataclasses or hold Decimals."""
-    if value is None:
-        return None
-    if hasattr(value, "as_dict"):
-        value = value.as_dict()
-    elif hasattr(value, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        value = asdict(value)
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
-
-
-def _problems(report, severity: str) -> list[dict]:
-    problems = _plain(report.as_dict()).get("problems") or []
-    return [p for p in problems if isinstance(p, dict) and p.get("severity", "error") == severity]
-
-
-def _blocking(report) -> list[dict]:
-    return _problems(report, "error")
 
 
 def line(problem: dict) -> str:
