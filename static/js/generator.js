@@ -1,10 +1,12 @@
 // The YAML generator: the form, sample rows, CSV import and bucket discovery; the preview and downloads
-// come from POST /api/v1/worksets/generate-yaml (debounced as you type). No inline script, no library.
+// come from POST /api/v1/worksets/generate-yaml (debounced as you type). "Check and estimate" sends the same
+// spec to /api/v1/worksets/validate, "Submit workset" to /api/v1/worksets. No inline script, no library.
 (function () {
   "use strict";
 
   var DEBOUNCE_MS = 300;
   var root, form, rows, latest = null, sent = 0, timer = null;
+  var specRows = [];  // the table row of each sample in the spec fields() built last, by index
 
   function $(id) { return document.getElementById(id); }
 
@@ -44,7 +46,12 @@
     }
     return fetch(url, options).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (payload) {
-        if (!response.ok) throw new Error(errorText(payload, response.status));
+        if (!response.ok) {
+          var failure = new Error(errorText(payload, response.status));
+          failure.status = response.status;
+          failure.payload = payload;
+          throw failure;
+        }
         return payload;
       });
     });
@@ -99,6 +106,7 @@
 
   function rowValues() {
     var samples = [];
+    specRows = [];
     Array.prototype.forEach.call(rows.querySelectorAll("tr"), function (row) {
       var value = function (name) { return row.querySelector("[name='" + name + "']").value.trim(); };
       if (!value("sample_id") && !value("fastq_r1") && !value("fastq_r2")) return;  // an empty row
@@ -109,6 +117,7 @@
         fastq_r2: value("fastq_r2") || null,
         coverage: coverage === "" ? null : Number(coverage)
       });
+      specRows.push(row);
     });
     return samples;
   }
@@ -194,6 +203,171 @@
     setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
   }
 
+  // --- check, estimate and submit ---
+
+  var SAMPLE_FIELD = /^samples\[(\d+)\](?:\.([a-z_0-9]+))?/;
+
+  function busy(text) {
+    ["g-check", "g-submit"].forEach(function (id) { if ($(id)) $(id).disabled = true; });
+    $("g-busy").hidden = false;
+    $("g-check-problems").setAttribute("aria-busy", "true");
+    status(text);
+    showError("");
+  }
+
+  function idle() {
+    ["g-check", "g-submit"].forEach(function (id) { if ($(id)) $(id).disabled = false; });
+    $("g-busy").hidden = true;
+    $("g-check-problems").removeAttribute("aria-busy");
+  }
+
+  function status(text) { $("g-check-status").textContent = text; }
+
+  function clearMark(input) {
+    input.classList.remove("invalid", "warned");
+    input.removeAttribute("aria-invalid");
+    input.removeAttribute("aria-describedby");
+    var holder = input.parentNode;
+    Array.prototype.forEach.call(holder.querySelectorAll(".field-problem"), function (note) { note.remove(); });
+  }
+
+  function clearMarks() {
+    Array.prototype.forEach.call(form.querySelectorAll(".invalid, .warned"), clearMark);
+  }
+
+  // The input a problem's field names: a sample's (samples[2].fastq_r1, on that sample's row) or the form's.
+  function inputFor(field, rowsOfSpec) {
+    var match = SAMPLE_FIELD.exec(field || "");
+    if (match) {
+      var row = rowsOfSpec[Number(match[1])];
+      if (!row || !row.isConnected) return null;
+      return row.querySelector("[name='" + CSS.escape(match[2] || "sample_id") + "']") ||
+        row.querySelector("[name='sample_id']");
+    }
+    var name = (field || "").split(/[.[]/)[0];
+    return name ? form.querySelector("[name='" + CSS.escape(name) + "']") : null;
+  }
+
+  function mark(problem, rowsOfSpec, number) {
+    var input = inputFor(problem.field, rowsOfSpec);
+    if (!input) return;
+    var error = problem.severity !== "warning";
+    if (!input.classList.contains("invalid")) input.classList.add(error ? "invalid" : "warned");
+    if (error) input.setAttribute("aria-invalid", "true");
+    var note = el("span", { "class": "field-problem" + (error ? "" : " warning"), id: "g-field-problem-" + number,
+      text: problem.code + ": " + problem.message });
+    input.parentNode.appendChild(note);
+    var described = input.getAttribute("aria-describedby");
+    input.setAttribute("aria-describedby", (described ? described + " " : "") + note.id);
+  }
+
+  function problemItem(problem) {
+    var severity = problem.severity === "warning" ? "warning" : "error";
+    var item = el("li", { "class": "problem-" + severity, "data-field": problem.field || "" });
+    item.appendChild(el("span", { "class": "severity", text: severity }));
+    if (problem.code) item.appendChild(el("strong", { text: problem.code }));
+    if (problem.field) { item.appendChild(document.createTextNode(" ")); item.appendChild(el("code", { text: problem.field })); }
+    item.appendChild(document.createTextNode((problem.code || problem.field ? ": " : "") + problem.message));
+    if (problem.fix) item.appendChild(el("span", { "class": "fix", text: " (fix: " + problem.fix + ")" }));
+    return item;
+  }
+
+  function showProblems(problems, rowsOfSpec) {
+    var list = $("g-check-problems");
+    list.textContent = "";
+    list.classList.remove("check-stale");
+    clearMarks();
+    problems.forEach(function (problem, index) {
+      list.appendChild(problemItem(problem));
+      mark(problem, rowsOfSpec, index);
+    });
+  }
+
+  // A refused submission names each field with lines like "WS-CFG-004: not found in bucket (fix: …)".
+  function problemsFromFields(fieldErrors) {
+    var problems = [];
+    Object.keys(fieldErrors || {}).forEach(function (field) {
+      [].concat(fieldErrors[field]).forEach(function (text) {
+        var match = /^(WS-[A-Z]+-\d+): ([\s\S]*?)(?: \(fix: ([\s\S]*)\))?$/.exec(String(text));
+        problems.push({
+          code: match ? match[1] : "", severity: "error", field: field === "spec" ? "" : field,
+          message: match ? match[2] : String(text), fix: match && match[3] ? match[3] : ""
+        });
+      });
+    });
+    return problems;
+  }
+
+  // The API sends decimals as strings with their full scale ("90.00000000"); two places are plenty here.
+  function decimal(text) {
+    var number = Number(text);
+    return isNaN(number) ? String(text) : number.toLocaleString("en", { maximumFractionDigits: 2 });
+  }
+
+  function showEstimate(estimate) {
+    $("g-estimate").hidden = !estimate;
+    $("g-estimate").classList.remove("check-stale");
+    if (!estimate) return;
+    $("g-est-cost").textContent = estimate.cost_usd == null ? "—" : "$" + estimate.cost_usd;
+    $("g-est-duration").textContent = decimal(estimate.duration_hours) + " h";
+    $("g-est-vcpu").textContent = decimal(estimate.vcpu_hours);
+    $("g-est-storage").textContent = decimal(estimate.storage_gb) + " GB";
+    $("g-est-basis").textContent = (estimate.label || "estimated") + ", " + estimate.basis;
+  }
+
+  // The form's fields are a spec without its version (the preview adds it); validate and submit want it whole.
+  function versionedSpec() {
+    var spec = fields();
+    spec.spec_version = Number(root.dataset.specVersion);
+    return spec;
+  }
+
+  function count(number, word) { return number + " " + word + (number === 1 ? "" : "s"); }
+
+  function check() {
+    var spec = versionedSpec(), rowsOfSpec = specRows.slice();
+    busy("Checking and estimating…");
+    request("POST", root.dataset.validate, { spec: spec }).then(function (report) {
+      showProblems(report.problems, rowsOfSpec);
+      showEstimate(report.estimate);
+      status(report.valid
+        ? "Valid" + (report.warnings ? ", with " + count(report.warnings, "warning") : "") + ": ready to submit."
+        : "Not valid: " + count(report.errors, "error") + " to fix" +
+          (report.warnings ? ", " + count(report.warnings, "warning") : "") + ".");
+    }).catch(function (error) { status(""); showError(error.message); }).then(idle);
+  }
+
+  function submit() {
+    var spec = versionedSpec(), rowsOfSpec = specRows.slice();
+    busy("Submitting…");
+    request("POST", root.dataset.submit, { spec: spec }).then(function (workset) {
+      status("Submitted as " + workset.code + " (" + workset.state + "); opening it…");
+      window.location.assign(root.dataset.worksetUrl.replace("code-00000000", encodeURIComponent(workset.code)));
+    }).catch(function (error) {
+      var fieldErrors = error.status === 400 && error.payload && error.payload.error && error.payload.error.fields;
+      if (fieldErrors) {
+        showProblems(problemsFromFields(fieldErrors), rowsOfSpec);
+        status("Not submitted: fix the problems below.");
+      } else {
+        status("");
+        showError(error.message);
+      }
+      idle();
+    });
+  }
+
+  // After an edit the last check describes an older spec: say so, and drop the edited field's mark.
+  function staleCheck(target) {
+    if (target && target.classList && (target.classList.contains("invalid") || target.classList.contains("warned"))) {
+      clearMark(target);
+    }
+    if ($("g-check-problems").children.length || !$("g-estimate").hidden) {
+      $("g-check-problems").classList.add("check-stale");
+      $("g-estimate").classList.add("check-stale");
+      status("The form changed since the last check; check again.");
+    }
+  }
+
   // --- CSV import and discovery ---
 
   function parseCsv(text) {
@@ -238,7 +412,7 @@
     rows = $("g-samples");
     addRow();
     coverageDefault();
-    form.addEventListener("input", function () { schedule(); });
+    form.addEventListener("input", function (event) { staleCheck(event.target); schedule(); });
     form.addEventListener("change", function (event) {
       if (event.target.id === "g-pipeline") coverageDefault();
       if (event.target.id === "g-csv" && event.target.files.length) { importCsv(event.target.files[0]); event.target.value = ""; return; }
@@ -258,6 +432,8 @@
       if (event.key === "Enter") { event.preventDefault(); discover(); }
     });
     $("g-format").addEventListener("change", render);
+    $("g-check").addEventListener("click", check);
+    if ($("g-submit")) $("g-submit").addEventListener("click", submit);
     Array.prototype.forEach.call(root.querySelectorAll(".downloads button"), function (button) {
       button.addEventListener("click", function () { download(button.dataset.format); });
     });

@@ -1,14 +1,18 @@
 """The YAML generator in real Chromium against daphne and moto's S3 server: fill the form, watch the preview,
-discover FASTQ pairs from a bucket prefix, import a CSV and download the three files."""
+discover FASTQ pairs from a bucket prefix, import a CSV and download the three files; check, estimate and
+submit the workset and land on its page, queued."""
 
 import io
+import re
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 import yaml
+from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
+from jobs.models import Workset
 from tenants.models import Bucket
 from tenants.storage import storage_for
 from tests.browser.test_sign_in_and_tokens import sign_in
@@ -92,3 +96,67 @@ def test_discovering_outside_the_bucket_is_refused(page, portal_server):
     page.get_by_label("Find FASTQ pairs under a folder of your bucket").fill("s3://someone-elses-bucket/")
     page.get_by_role("button", name="Discover").click()
     expect(page.get_by_test_id("generator-error")).to_contain_text("not this tenant's bucket")
+
+
+def test_alice_checks_estimates_and_submits_a_workset_and_sees_it_queued(
+    page, portal_server, world, shots_dir
+):
+    prefix = f"sub-{uuid4().hex[:8]}/"
+    storage = storage_for(Bucket.objects.get(tenant=world.tenant))
+    for name in ("NA1_R1.fq.gz", "NA1_R2.fq.gz", "NA2_R1.fq.gz", "NA2_R2.fq.gz"):
+        storage.upload(prefix + name, io.BytesIO(b"@r\nACGT\n+\nIIII\n"))
+    name = f"Submitted {prefix[4:12]}"
+    open_generator(page, portal_server)
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Pipeline").select_option("germline")
+    page.get_by_label("Reference genome").select_option("GRCh38")
+    page.get_by_label("Find FASTQ pairs under a folder of your bucket").fill(prefix)
+    page.get_by_role("button", name="Discover").click()
+    expect(page.get_by_label("Sample 2 R1")).to_have_value(f"{prefix}NA2_R1.fq.gz")
+    problems, check_status = page.get_by_test_id("check-problems"), page.get_by_test_id("check-status")
+
+    page.get_by_role("button", name="Check and estimate").click()
+    expect(check_status).to_contain_text("Valid")
+    expect(problems.locator("li.problem-error")).to_have_count(0)
+    estimate = page.get_by_test_id("check-estimate")
+    expect(estimate).to_be_visible()
+    expect(estimate).to_contain_text("$")
+    expect(estimate).to_contain_text("vCPU-hours")
+    expect(page.get_by_test_id("check-estimate-basis")).to_have_text(
+        re.compile(r"estimated, from (catalogue constants|\d+ past runs?)")
+    )
+
+    r1 = page.get_by_label("Sample 2 R1")
+    r1.fill(f"{prefix}missing_R1.fq.gz")
+    page.get_by_role("button", name="Check and estimate").click()
+    expect(problems).to_contain_text(
+        "WS-CFG-004 samples[1].fastq_r1: not found in bucket (fix: upload it or correct the path)"
+    )
+    expect(problems.locator("li.problem-error")).to_have_count(1)
+    expect(r1).to_have_attribute("aria-invalid", "true")
+    expect(r1).to_have_class(re.compile(r"\binvalid\b"))
+    expect(page.get_by_label("Sample 1 R1")).not_to_have_attribute("aria-invalid", "true")
+    page.screenshot(path=str(shots_dir / "generator-check.png"), full_page=True)
+
+    page.get_by_role("button", name="Submit workset").click()  # refused: the same messages, nothing stored
+    expect(check_status).to_contain_text("Not submitted")
+    expect(problems).to_contain_text("WS-CFG-004 samples[1].fastq_r1: not found in bucket")
+    expect(r1).to_have_attribute("aria-invalid", "true")
+    expect(page).to_have_url(portal_server.url("alpha", "/worksets/generator/"))
+    with tenant_context(world.tenant):
+        assert not Workset.objects.filter(name=name).exists()
+
+    r1.fill(f"{prefix}NA2_R1.fq.gz")
+    expect(r1).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Submit workset").click()
+    expect(page).to_have_url(re.compile(r"/worksets/submitted-[0-9a-f]{8}-[0-9a-f]{8}/$"))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text(name)
+    expect(heading.get_by_test_id("state")).to_have_text("queued")
+    with tenant_context(world.tenant):
+        workset = Workset.objects.get(name=name)
+    assert workset.state == "queued" and page.url.endswith(f"/worksets/{workset.code}/")
+    assert [s["fastq_r1"] for s in workset.spec["samples"]] == [
+        prefix + "NA1_R1.fq.gz",
+        prefix + "NA2_R1.fq.gz",
+    ]

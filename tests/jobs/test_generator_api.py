@@ -192,6 +192,8 @@ def test_the_generator_page_renders_for_every_role_with_the_catalogue(client_for
     assert 'value="germline"' in page and 'value="GRCh38"' in page and 'value="urgent"' in page
     assert "<script>" not in page and "js/generator.js" in page  # no inline script: the CSP forbids them
     assert 'href="/worksets/generator/" aria-current="page"' in page
+    assert 'id="g-check"' in page and 'data-validate="/api/v1/worksets/validate"' in page
+    assert ('id="g-submit"' in page) == (persona != "carol")  # viewers check but never submit
 
 
 NO_SURROGATES = st.characters(blacklist_categories=("Cs",))  # the test client cannot encode them
