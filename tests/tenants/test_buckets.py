@@ -325,4 +325,6 @@ def test_a_tenant_with_a_draft_invoice_is_deleted_but_one_with_an_issued_invoice
     with pytest.raises(ValidationError) as error:
         services.delete_tenant(billed, actor=world.operator)
     assert "suspend it instead" in error.value.message_dict["__all__"][0]
-    assert Tenant.objects.filter(slug="omicron").exists() and Invoice.objects.filter(tenant=billed).count() == 1
+    assert (
+        Tenant.objects.filter(slug="omicron").exists() and Invoice.objects.filter(tenant=billed).count() == 1
+    )
