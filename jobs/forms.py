@@ -10,6 +10,8 @@ from jobs.spec import PRIORITIES
 SAMPLE_FIELDS = ("sample_id", "fastq_r1", "fastq_r2", "coverage")
 BLANK_ROWS = 3
 
+DEFAULT_REFERENCE = "GRCh38"  # the human reference most runs use; the list itself is the catalogue
+
 
 class WorksetForm(forms.Form):
     name = forms.CharField(max_length=64, required=False, help_text="3–64 letters, digits, space . _ -")
@@ -37,6 +39,7 @@ class WorksetForm(forms.Form):
             (g.code, f"{g.code} ({', '.join(g.aliases)})" if g.aliases else g.code)
             for g in ReferenceGenome.objects.enabled()
         ]
+        self.fields["reference_genome"].initial = DEFAULT_REFERENCE
 
     def document(self, samples: list[dict]) -> dict:
         """The spec these fields describe; empty optional fields are left out, so defaults apply."""

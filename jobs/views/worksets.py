@@ -16,6 +16,7 @@ from rest_framework.request import Request
 
 from jobs import services
 from jobs.api.worksets import NewestFirst, WorksetFilter, transition_history
+from jobs.catalog.models import Pipeline
 from jobs.forms import BLANK_ROWS, WorksetForm, initial_from, rows_of, sample_rows, samples_of
 from jobs.models import CANCELLABLE, RETRYABLE, IllegalTransition, State, Workset
 from jobs.validation import validate_workset
@@ -56,6 +57,7 @@ def worksets(request):
             request.GET.get("state") or request.GET.get("pipeline") or request.GET.get("submitter")
         ),
         "can_write": _can_write(request),
+        "pipelines": Pipeline.objects.values_list("code", flat=True),
     }
     return render(request, "jobs/worksets.html", context)
 

@@ -102,6 +102,13 @@ def test_viewers_get_403_on_the_new_page_and_actions(client_for, world):
 def test_the_new_page_renders_for_members_and_owners(client_for, world, role):
     html = client_for(getattr(world, role)).get("/worksets/new/").content.decode()
     assert "New workset" in html and "germline" in html and "GRCh38" in html
+    assert '<option value="GRCh38" selected>' in html  # the default reference, not the list's first
+
+
+def test_the_list_filters_pipelines_from_the_catalogue(client_for, world):
+    html = client_for(world.carol).get("/worksets/?pipeline=wes").content.decode()
+    assert '<select name="pipeline" id="id_pipeline">' in html
+    assert '<option value="wes" selected>' in html and '<option value="test_help" >' in html
 
 
 def test_checking_shows_the_estimate_and_submitting_queues_it(client_for, world, fastqs):
