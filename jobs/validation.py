@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from jobs.catalog.models import Pipeline, ReferenceGenome
+from jobs.catalog.models import Cluster, Pipeline, ReferenceGenome
 from jobs.estimates import Estimate, estimate_workset
 from jobs.models import Workset
 from jobs.spec import schema_problems, with_defaults
@@ -56,6 +56,18 @@ CODES = {
         Code("WS-CFG-010", WARNING, "Unusual coverage", "check the coverage; leave it empty for the default"),
         Code(
             "WS-CFG-011", ERROR, "Export location outside the tenant's bucket", "give a prefix in your bucket"
+        ),
+        Code(
+            "WS-CFG-012",
+            ERROR,
+            "Unknown cluster",
+            "leave preferred_cluster empty or name a registered cluster",
+        ),
+        Code(
+            "WS-CFG-013",
+            ERROR,
+            "Cluster disabled",
+            "leave preferred_cluster empty or pick an enabled cluster",
         ),
         Code("WS-STO-001", ERROR, "The bucket could not be checked", "try again, or validate with dry_run"),
         Code(
@@ -183,7 +195,7 @@ class _Checker:
     # --- catalogue ---
 
     def catalogue(self) -> list[Problem]:
-        return [*self._pipeline(), *self._reference()]
+        return [*self._pipeline(), *self._reference(), *self._cluster()]
 
     def _pipeline(self) -> list[Problem]:
         name = self.document.get("pipeline")
@@ -214,6 +226,19 @@ class _Checker:
         if not found.enabled:
             return [problem("WS-CFG-009", "reference_genome", f"reference genome “{found.code}” is disabled")]
         self.reference = found
+        return []
+
+    def _cluster(self) -> list[Problem]:
+        name = self.document.get("preferred_cluster")
+        if not isinstance(name, str) or not name.strip():
+            return []
+        found = Cluster.objects.filter(name=name.strip()).first() if _searchable(name) else None
+        if found is None:
+            names = list(Cluster.objects.enabled().values_list("name", flat=True))
+            hint = f"use one of {', '.join(names)}" if names else "no cluster is registered: leave it empty"
+            return [problem("WS-CFG-012", "preferred_cluster", f"no cluster “{name}”", hint)]
+        if not found.enabled:
+            return [problem("WS-CFG-013", "preferred_cluster", f"cluster “{found.name}” is disabled")]
         return []
 
     # --- samples, paths ---

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from jobs.catalog.models import Pipeline, ReferenceGenome
+from jobs.catalog.models import Cluster, Pipeline, ReferenceGenome
 
 
 @admin.register(Pipeline)
@@ -23,3 +23,21 @@ class ReferenceGenomeAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "species", "aliases", "enabled"]
     list_filter = ["enabled", "species"]
     search_fields = ["code", "name", "aliases"]
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "backend",
+        "region",
+        "usd_per_vcpu_hour",
+        "capacity",
+        "enabled",
+        "health",
+        "health_latency_ms",
+        "health_checked_at",
+    ]
+    list_filter = ["backend", "region", "enabled", "health"]
+    search_fields = ["name", "region"]
+    readonly_fields = ["health", "health_checked_at", "health_latency_ms", "failed_checks"]

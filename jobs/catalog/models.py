@@ -88,3 +88,46 @@ class ReferenceGenome(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "aliases_lower"}
         super().save(*args, **kwargs)
+
+
+class ClusterQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+
+class Cluster(models.Model):
+    """A compute cluster worksets run on, registered by operators. Health is written by the periodic
+    health check; the dispatcher routes around unhealthy clusters (both arrive with the execution work)."""
+
+    class Backend(models.TextChoices):
+        LOCAL = "local", "Local (subprocesses on the worker host)"
+        SLURM = "slurm", "Slurm"
+
+    class Health(models.TextChoices):
+        UNKNOWN = "unknown"
+        HEALTHY = "healthy"
+        DEGRADED = "degraded"
+        UNHEALTHY = "unhealthy"
+
+    name = models.CharField(max_length=100, unique=True, validators=[CODE])
+    backend = models.CharField(max_length=10, choices=Backend.choices)
+    region = models.CharField(max_length=40, help_text="Where it runs, e.g. us-east-1 (data locality).")
+    usd_per_vcpu_hour = models.DecimalField(
+        **CONSTANT, verbose_name="$/vCPU-hour", help_text="What a vCPU-hour costs the provider here."
+    )
+    capacity = models.PositiveIntegerField(
+        default=4, validators=[MinValueValidator(1)], help_text="Worksets it runs at once."
+    )
+    enabled = models.BooleanField(default=True)
+    health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN, editable=False)
+    health_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    health_latency_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    failed_checks = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    objects = ClusterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -184,6 +184,29 @@ def test_unusual_coverage_is_a_warning_and_strict_mode_makes_it_an_error(alice, 
     assert not strict["valid"] and only(strict, "WS-CFG-010")["severity"] == "error"
 
 
+def test_a_preferred_cluster_must_be_registered_and_enabled(alice, prefix):
+    from jobs.catalog.models import Cluster
+
+    unknown = only(
+        validate(alice, make_spec(prefix, preferred_cluster="gpu-east"), dry_run=True), "WS-CFG-012"
+    )
+    assert unknown["field"] == "preferred_cluster" and "no cluster is registered" in unknown["fix"]
+    Cluster.objects.create(name="slurm-west", backend="slurm", region="us-west-2", usd_per_vcpu_hour="0.03")
+    Cluster.objects.create(
+        name="old-east", backend="slurm", region="us-east-1", usd_per_vcpu_hour="0.05", enabled=False
+    )
+    assert (
+        "slurm-west"
+        in only(validate(alice, make_spec(prefix, preferred_cluster="gpu"), dry_run=True), "WS-CFG-012")[
+            "fix"
+        ]
+    )
+    disabled = validate(alice, make_spec(prefix, preferred_cluster="old-east"), dry_run=True)
+    assert only(disabled, "WS-CFG-013")["severity"] == "error"
+    fine = validate(alice, make_spec(prefix, preferred_cluster="slurm-west"), dry_run=True)
+    assert not {"WS-CFG-012", "WS-CFG-013"} & set(codes(fine))
+
+
 def test_an_export_location_outside_the_bucket_is_refused(alice, bucket, prefix):
     report = validate(alice, make_spec(prefix, export_uri="s3://other-bucket/results/"), dry_run=True)
     assert only(report, "WS-CFG-011")["field"] == "export_uri"
