@@ -1,0 +1,1 @@
+"""Execution backends: one interface (``base.ExecutionBackend``) and its implementations (``local``)."""
