@@ -133,6 +133,8 @@ def test_checking_shows_the_estimate_and_submitting_queues_it(client_for, world,
 def test_problems_show_next_to_their_fields_and_nothing_is_saved(client_for, world, fastqs):
     data = form_data(fastqs, export_uri="s3://someone-elses-bucket/out/")
     data["fastq_r1"] = [f"{fastqs}missing_R1.fastq.gz", "../etc/passwd", ""]
+    with tenant_context(world.tenant):
+        before = Workset.objects.count()  # browser tests may have left committed worksets behind
     response = client_for(world.bob).post("/worksets/new/", data)
     assert response.status_code == 200
     html = response.content.decode()
@@ -141,7 +143,7 @@ def test_problems_show_next_to_their_fields_and_nothing_is_saved(client_for, wor
     assert "WS-CFG-005" in html
     assert 'value="NA2"' in html  # what was typed stays in the form
     with tenant_context(world.tenant):
-        assert not Workset.objects.filter(spec__samples__0__sample_id="NA1").exists()
+        assert Workset.objects.count() == before
 
 
 def test_an_uploaded_yaml_fills_the_form(client_for, world, fastqs):
