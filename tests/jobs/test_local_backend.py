@@ -4,6 +4,8 @@ by real subprocesses under a detached supervisor, and the results published back
 import gzip
 import io
 import json
+import os
+import signal
 import sys
 import time
 from uuid import uuid4
@@ -39,7 +41,11 @@ def finished(backend, handle):
 
 @pytest.fixture
 def backend(tmp_path):
-    return LocalBackend(tmp_path / "home")
+    """A local backend under this test's home; whatever it left running is cancelled afterwards."""
+    local = LocalBackend(tmp_path / "home")
+    yield local
+    for run_dir in (tmp_path / "home").glob("runs/*/*"):
+        local.cancel({"backend": "local", "run_dir": str(run_dir)})
 
 
 @pytest.fixture
@@ -271,3 +277,37 @@ def test_gzipped_and_plain_files_give_the_same_report_and_summary(tmp_path):
     )
     assert plain == zipped and plain["r2"] is None
     assert summary_tsv([plain]).splitlines()[1] == "S1\t2\t\t10\t40.00\t21.40\t50.00"
+
+
+def test_a_killed_supervisor_is_replaced_and_the_orphaned_step_never_runs_twice_at_once(backend, tmp_path):
+    journal = tmp_path / "journal"
+    script = (
+        f"import pathlib,time; j=pathlib.Path({str(journal)!r}); "
+        "j.open('a').write('start\\n'); time.sleep(1.5); j.open('a').write('end\\n')"
+    )
+    plan = PipelinePlan("custom", (Step("slow", (sys.executable, "-c", script)), Step("after", ("true",))))
+    run = make_run("alpha", new_code(), {"pipeline": "custom"}, plan=plan)
+    handle = backend.submit(run)
+    wait_until(lambda: backend.poll(handle).step("slow").status == RUNNING)
+    os.kill(handle["supervisor_pid"], signal.SIGKILL)  # the step lives on in its own process group
+    run_dir = backend.run_dir("alpha", run.workset_code)
+    wait_until(lambda: not supervisor_alive(run_dir), timeout=10)
+    assert backend.poll(handle).step("slow").status == RUNNING
+
+    again = backend.submit(run)  # e.g. the dispatcher after a worker restart
+    assert again["supervisor_pid"] != handle["supervisor_pid"]
+    status = finished(backend, again)
+    assert [(s.name, s.status) for s in status.steps] == [("slow", SUCCEEDED), ("after", SUCCEEDED)]
+    assert journal.read_text().split() == ["start", "end", "start", "end"]  # never start, start
+
+
+def test_poll_says_failed_when_the_supervisor_and_the_step_are_both_gone(backend):
+    spec = {"spec_version": 1, "name": "Sleepy", "pipeline": "test_help", "samples": []}
+    run = make_run("alpha", new_code(), spec, plan=plan_for("test_help", sleep_seconds=60))
+    handle = backend.submit(run)
+    wait_until(lambda: backend.poll(handle).step("help").status == RUNNING)
+    marker = json.loads((backend.run_dir("alpha", run.workset_code) / "steps" / "help.json").read_text())
+    os.kill(handle["supervisor_pid"], signal.SIGKILL)
+    os.killpg(marker["pgid"], signal.SIGKILL)
+    status = wait_until(lambda: (s := backend.poll(handle)).state == FAILED and s)
+    assert "gone" in status.step("help").message
