@@ -7,22 +7,11 @@ from hypothesis import strategies as st
 
 from jobs.spec import formats, schema_problems
 from jobs.spec.formats import FormatError
+from tests.strategies import json_values
 
 FAST = settings(max_examples=200, deadline=None)
 YAMLISH = st.text(
     alphabet=st.sampled_from(list("abc-_:#&*!|>'\"[]{},?% \t\n0123.")) | st.characters(), max_size=200
-)
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-JSONISH = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20,
 )
 
 
@@ -60,7 +49,7 @@ def test_any_text_gives_a_spec_or_a_format_error(text):
                 "x",
             ]
         ),
-        JSONISH,
+        json_values,
         max_size=6,
     )
 )

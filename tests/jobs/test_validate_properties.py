@@ -5,20 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.validation import CODES
+from tests.strategies import json_values
 
 VALIDATE = "/api/v1/worksets/validate?dry_run=true"
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20,
-)
 paths = (
     st.sampled_from(["in/a.fq", "s3://x/y", "../z", "%2e%2e/a", "/abs", "a//b", "", "é/\u00e9.fq"])
     | st.text()
