@@ -184,6 +184,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "args": ["tenants.check_budget_task"],
         "kwargs": {"include_suspended": True},
     },
+    "check-clusters": {"task": "jobs.check_clusters_task", "schedule": 60.0},
     "close-month": {
         "task": "tenants.close_month_task",
         "schedule": crontab(minute=20, hour=0, day_of_month=1),

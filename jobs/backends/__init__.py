@@ -1,1 +1,12 @@
 """Execution backends: one interface (``base.ExecutionBackend``) and its implementations (``local``)."""
+
+from jobs.backends.base import BackendUnavailable, ExecutionBackend
+
+
+def backend_for(kind: str) -> ExecutionBackend:
+    """The backend a cluster of this kind runs on; one that is not built yet is unavailable, not faked."""
+    if kind == "local":
+        from jobs.backends.local import LocalBackend
+
+        return LocalBackend()
+    raise BackendUnavailable(f"the {kind} backend is not available in this Runyard yet")

@@ -13,6 +13,8 @@ Contract
   Cancelling a finished run does nothing.
 - ``log_excerpt(handle, step, max_bytes)``: the last ``max_bytes`` of the step's combined stdout/stderr
   (what the diagnostics catalogue classifies); "" when the step has not written anything yet.
+- ``check()``: prove the backend can start work now (the cluster health check times it); raises
+  ``BackendUnavailable`` with the reason when it cannot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ STEP_STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 Handle = dict[str, Any]
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot run work now; the message says why (for the cluster's health)."""
 
 
 @dataclass(frozen=True)
@@ -158,3 +164,7 @@ class ExecutionBackend(ABC):
     @abstractmethod
     def log_excerpt(self, handle: Handle, step: str, max_bytes: int = 16_384) -> str:
         """The tail of the step's output (stdout and stderr together), at most ``max_bytes`` bytes."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Start something trivial the way a run would; raise ``BackendUnavailable`` if that fails."""

@@ -36,6 +36,7 @@ from jobs.backends.base import (
     PENDING,
     RUNNING,
     SUCCEEDED,
+    BackendUnavailable,
     ExecutionBackend,
     Handle,
     PipelinePlan,
@@ -46,6 +47,7 @@ from jobs.backends.base import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CANCEL_GRACE_SECONDS = 5.0
+CHECK_TIMEOUT_SECONDS = 10
 
 
 def run_directory(home: Path | str, schema: str, workset_code: str) -> Path:
@@ -142,6 +144,20 @@ class LocalBackend(ExecutionBackend):
             home = settings.RUNYARD_HOME
         self.home = Path(home)
         self.python = python or sys.executable
+
+    def check(self) -> None:
+        """The runs directory takes files and the step interpreter starts, as a run would need."""
+        runs = self.home / "runs"
+        try:
+            runs.mkdir(parents=True, exist_ok=True)
+            probe = runs / f".probe-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+            subprocess.run(
+                [self.python, "-c", "pass"], check=True, timeout=CHECK_TIMEOUT_SECONDS, capture_output=True
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            raise BackendUnavailable(f"local backend cannot start a step: {error}") from error
 
     def run_dir(self, schema: str, workset_code: str) -> Path:
         return run_directory(self.home, schema, workset_code)

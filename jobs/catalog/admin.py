@@ -40,4 +40,4 @@ class ClusterAdmin(admin.ModelAdmin):
     ]
     list_filter = ["backend", "region", "enabled", "health"]
     search_fields = ["name", "region"]
-    readonly_fields = ["health", "health_checked_at", "health_latency_ms", "failed_checks"]
+    readonly_fields = ["health", "health_checked_at", "health_latency_ms", "failed_checks", "health_message"]

@@ -123,6 +123,7 @@ class Cluster(models.Model):
     health_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     health_latency_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
     failed_checks = models.PositiveSmallIntegerField(default=0, editable=False)
+    health_message = models.CharField(max_length=500, blank=True, editable=False)
 
     objects = ClusterQuerySet.as_manager()
 
