@@ -98,8 +98,15 @@ class Workset(models.Model):
         max_digits=14, decimal_places=4, null=True, blank=True, help_text="Written by the execution backend."
     )
     measured_storage_gb = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    # Users live in the public schema, worksets in each tenant's: no database constraint and no cascade
+    # (deleting a user from public must not reach into tenant tables); a removed user reads as None.
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
@@ -162,8 +169,13 @@ class WorksetTransition(models.Model):
     workset = models.ForeignKey(Workset, on_delete=models.CASCADE, related_name="transitions")
     from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=State.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    actor = models.ForeignKey(  # see Workset.submitted_by
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     reason = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(default=timezone.now)

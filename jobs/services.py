@@ -13,7 +13,7 @@ from jobs.models import RETRYABLE, IllegalTransition, State, Workset, WorksetTra
 from jobs.validation import validate_workset
 from tenants.models import Membership, Role, Tenant
 from tenants.services.audit import record_event
-from tenants.services.quotas import ApprovalRequired, QuotaExceeded, check_quota, quota_of
+from tenants.services.quotas import QuotaExceeded, check_quota, quota_of
 
 
 class WorksetInvalid(ValidationError):
@@ -164,9 +164,7 @@ def _store(report, *, actor, reason: str, **fields) -> Workset:
 def _submit(tenant: Tenant, workset: Workset, *, actor) -> None:
     try:
         check_quota(tenant, "submission")
-    except ApprovalRequired as held:
-        workset.transition_to(State.BILLING_HOLD, actor=_user(actor), reason=_text(held))
-    except QuotaExceeded as held:
+    except QuotaExceeded as held:  # a billing hold, or ApprovalRequired (a subclass)
         workset.transition_to(State.BILLING_HOLD, actor=_user(actor), reason=_text(held))
     else:
         workset.transition_to(State.QUEUED, actor=_user(actor), reason="Submitted")

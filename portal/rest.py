@@ -7,7 +7,7 @@ where the membership is the caller's in the host's tenant.
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, QueryDict
 from rest_framework import exceptions, viewsets
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -23,6 +23,16 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self):
         return super().get_queryset().visible_to(self.request.membership)
+
+
+def json_object_body(request, *, what: str = "", required: bool = False) -> dict:
+    """The request's body as a JSON object; a form, a list or a scalar (or, if ``required``, no body at
+    all) is a 400 on ``body``."""
+    body = request.data
+    missing = required and request.META.get("CONTENT_LENGTH") in (None, "", "0")
+    if missing or not isinstance(body, dict) or isinstance(body, QueryDict):
+        raise exceptions.ValidationError({"body": [f"The body must be a JSON object{what}."]})
+    return body
 
 
 def _fields(detail) -> dict:

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from jobs import generator
 from jobs.spec.formats import FORMATS, FormatError
 from portal.parsers import JSONParser
-from portal.rest import error_body
+from portal.rest import error_body, json_object_body
 from tenants.api.files import StorageFailed
 from tenants.models import Role
 from tenants.storage import StorageError
@@ -75,13 +75,6 @@ class GeneratorView(APIView):
         return super().handle_exception(exc)
 
 
-def _json_object(request) -> dict:
-    body = request.data
-    if not isinstance(body, dict) or isinstance(body, QueryDict):
-        raise exceptions.ValidationError({"body": ["The body must be a JSON object."]})
-    return body
-
-
 class GenerateYamlView(GeneratorView):
     @extend_schema(
         summary="Every format of a workset: sample-oriented YAML, daylily_work.yaml, stage_samples.tsv",
@@ -93,7 +86,7 @@ class GenerateYamlView(GeneratorView):
         },
     )
     def post(self, request):
-        return Response(generator.generate(request.tenant, _json_object(request)))
+        return Response(generator.generate(request.tenant, json_object_body(request)))
 
 
 class ParseView(GeneratorView):
@@ -111,7 +104,7 @@ class ParseView(GeneratorView):
         responses={200: ParsedSerializer, 400: OpenApiResponse(description="Not readable: line and field.")},
     )
     def post(self, request):
-        data = request.data if isinstance(request.data, QueryDict) else _json_object(request)
+        data = request.data if isinstance(request.data, QueryDict) else json_object_body(request)
         text, sheet = _text(data, "file", "text"), _text(data, "sample_sheet", "sample_sheet")
         if text is None:
             raise exceptions.ValidationError(

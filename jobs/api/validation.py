@@ -7,7 +7,6 @@ report is the answer. Only a body that is not a JSON object (or a flag that is n
 Neither endpoint writes anything, so every member, viewers included, may call them.
 """
 
-from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -16,7 +15,7 @@ from rest_framework.views import APIView
 
 from jobs.spec import formats
 from jobs.validation import ValidationReport, validate_workset
-from portal.rest import error_body
+from portal.rest import error_body, json_object_body
 from tenants.models import Role
 
 FLAGS = ("dry_run", "strict")
@@ -69,10 +68,7 @@ class SpecView(APIView):
     write_role = Role.VIEWER  # nothing is written
 
     def report(self, request) -> ValidationReport:
-        body = request.data
-        empty = request.META.get("CONTENT_LENGTH") in (None, "", "0")
-        if empty or not isinstance(body, dict) or isinstance(body, QueryDict):  # a form is not JSON either
-            raise exceptions.ValidationError({"body": ["The body must be a JSON object: a workset spec."]})
+        body = json_object_body(request, what=": a workset spec", required=True)
         flags = {name: _flag(request, body, name) for name in FLAGS}
         return validate_workset(request.tenant, _document(body), **flags)
 

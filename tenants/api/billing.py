@@ -39,17 +39,7 @@ class UsageSummarySerializer(serializers.Serializer):
 class InvoiceLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = InvoiceLine
-        fields = [
-            "position",
-            "category",
-            "dimension",
-            "description",
-            "quantity",
-            "unit",
-            "unit_price",
-            "amount",
-        ]
-        fields += ["basis"]
+        fields = list(InvoiceLine.SHOWN_FIELDS)
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
@@ -72,9 +62,12 @@ def parse_month(value: str | None) -> date:
     if not value:
         return timezone.now().date().replace(day=1)
     try:
-        return datetime.strptime(value, "%Y-%m").date()
+        month = datetime.strptime(value, "%Y-%m").date()
     except ValueError:
-        raise exceptions.ValidationError({"month": ["Use YYYY-MM, e.g. 2025-01."]}) from None
+        month = None
+    if month is None or not 2000 <= month.year <= 2100:  # the ledger's months, with room to spare
+        raise exceptions.ValidationError({"month": ["Use YYYY-MM between 2000 and 2100, e.g. 2025-01."]})
+    return month
 
 
 class UsageView(APIView):

@@ -191,6 +191,19 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
+    # What a customer sees of a line, in this order: the invoice page's CSV and the API use it.
+    SHOWN_FIELDS = (
+        "position",
+        "category",
+        "dimension",
+        "description",
+        "quantity",
+        "unit",
+        "unit_price",
+        "amount",
+        "basis",
+    )
+
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField()
     category = models.CharField(max_length=20, help_text="A usage kind, or platform_fee.")

@@ -154,19 +154,22 @@ def _live_signups():
 
 
 def _stale_users(email: str):
-    """Users who registered but never verified before their link expired, and belong nowhere."""
+    """Users who belong nowhere and whose sign-ups all ended without a workspace: the link expired
+    unverified, or provisioning failed. They may register again with the same address."""
     fresh = timezone.now() - VERIFY_MAX_AGE
+    waiting = Signup.objects.filter(state=Signup.State.PENDING, created__gte=fresh).values("user")
+    live = [Signup.State.QUEUED, Signup.State.PROVISIONING, Signup.State.READY]
     return (
         User.objects.filter(email__iexact=email, is_staff=False, memberships__isnull=True)
-        .filter(signups__state=Signup.State.PENDING, signups__created__lt=fresh)
-        .exclude(signups__created__gte=fresh)
-        .exclude(signups__state__in=[s for s in Signup.State.values if s != Signup.State.PENDING])
+        .filter(signups__state__in=[Signup.State.PENDING, Signup.State.FAILED])
+        .exclude(pk__in=waiting)
+        .exclude(signups__state__in=live)
         .values("pk")
     )
 
 
 def _drop_stale_registration(email: str) -> None:
-    """Someone who let their link expire may register again with the same address."""
+    """Someone whose link expired, or whose workspace could not be made, may register again."""
     User.objects.filter(pk__in=_stale_users(email)).delete()
 
 

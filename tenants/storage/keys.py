@@ -51,8 +51,3 @@ def _refuse_tricks(key: str) -> None:
         raise InvalidKey("Keys are relative to your bucket; other buckets and URLs are not allowed.")
     if any(part in (".", "..") for part in key.split("/")):
         raise InvalidKey("Keys cannot contain “.” or “..” segments.")
-
-
-def join(prefix: str, name: str) -> str:
-    """A folder key plus one name, cleaned."""
-    return clean_key(f"{prefix}{name}")

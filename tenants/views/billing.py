@@ -6,23 +6,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from tenants.models import GB, Bucket, Invoice, Role
+from tenants.models import GB, Bucket, Invoice, InvoiceLine, Role
 from tenants.services.billing import CATEGORY_LABELS, CATEGORY_ORDER, current_draft, previous_month
 from tenants.services.budgets import spent_share
 from tenants.services.quotas import quota_of
 from tenants.services.usage_summary import month_summary
 
-CSV_HEADER = [
-    "position",
-    "category",
-    "dimension",
-    "description",
-    "quantity",
-    "unit",
-    "unit_price",
-    "amount",
-    "basis",
-]
+CSV_HEADER = InvoiceLine.SHOWN_FIELDS
 
 
 def usage(request):

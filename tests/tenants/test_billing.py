@@ -232,6 +232,7 @@ def test_the_usage_api_summarises_a_month_by_category_with_basis(api_for, world)
     compute = next(row for row in data["categories"] if row["category"] == "vcpu_hours")
     assert compute["cost"] == "5.80" and compute["basis"] == "mixed"
     assert api_for(world.carol).get("/api/v1/usage?month=24-2").status_code == 400
+    assert api_for(world.carol).get("/api/v1/usage?month=9999-12").status_code == 400
 
 
 def test_operators_use_the_billing_admin(operator_client, world):

@@ -52,10 +52,9 @@ def test_a_staff_token_onboards_a_customer_with_its_quota(staff_api):
     quota = Quota.objects.get(tenant=tenant)
     assert (quota.max_concurrent_worksets, quota.max_storage_gb) == (12, 500)
     assert quota.monthly_budget_usd == Decimal("2500.00") and quota.budget_action == "hold"
-    bucket = Bucket.objects.filter(tenant=tenant).first()
-    if bucket is not None:  # once onboarding provisions buckets
-        assert body["bucket"]["name"] == bucket.name and body["bucket"]["managed"] is True
-        assert bucket.cost_center == "CC-42"
+    bucket = Bucket.objects.get(tenant=tenant)
+    assert body["bucket"]["name"] == bucket.name and body["bucket"]["managed"] is True
+    assert bucket.cost_center == "CC-42"
 
 
 def test_defaults_apply_when_the_operator_gives_no_quota(staff_api):

@@ -144,6 +144,10 @@ def test_a_slug_taken_before_provisioning_fails_with_a_readable_error(
     assert status["state"] == "failed" and status["error"] == signup.error
     assert status["login_url"] == ""
 
+    again = _register(public, django_capture_on_commit_callbacks, slug="mu-lab-2", email="m@mu.example")
+    assert again.status_code == 302  # the failed attempt does not lock the address out
+    assert Signup.objects.filter(email="m@mu.example", state="pending").count() == 1
+
 
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),

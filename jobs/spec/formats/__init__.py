@@ -41,7 +41,6 @@ __all__ = [
     "from_samples_yaml",
     "from_stage_samples",
     "parse",
-    "parse_sample_yaml",
     "read_daylily_work",
     "read_stage_samples",
     "to_daylily_work",
@@ -87,6 +86,3 @@ def parse(
     if kind == SAMPLES_YAML:
         return kind, from_samples_yaml(text)
     raise FormatError(f"Unknown format {kind!r}; one of {', '.join(FORMATS)}.", field="format")
-
-
-parse_sample_yaml = from_samples_yaml  # the name jobs.api.validation imports
