@@ -5,6 +5,7 @@ under a prefix of the tenant's bucket. Nothing here writes; the page and ``/api/
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from jobs.catalog.models import Pipeline, ReferenceGenome
@@ -175,3 +176,14 @@ def _reference_known(name: str) -> bool:
 def _text(value) -> bool:
     """A name worth looking up: text, not empty, and without NUL (which PostgreSQL cannot compare)."""
     return isinstance(value, str) and bool(value) and "\x00" not in value
+
+
+def spec_from_text(tenant: Tenant, text) -> dict:
+    """The spec of ``{"yaml": text}`` in any of the three formats, for validate and submit alike; a text
+    that cannot be read is a ValidationError on ``yaml`` with its line."""
+    if not isinstance(text, str):
+        raise ValidationError({"yaml": "Must be the YAML text."})
+    try:
+        return parse(tenant, text).spec
+    except formats.FormatError as error:
+        raise ValidationError({"yaml": str(error)}) from error

@@ -13,7 +13,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs.spec import formats
+from jobs import generator
 from jobs.validation import ValidationReport, validate_workset
 from portal.rest import error_body, json_object_body
 from tenants.models import Role
@@ -70,7 +70,7 @@ class SpecView(APIView):
     def report(self, request) -> ValidationReport:
         body = json_object_body(request, what=": a workset spec", required=True)
         flags = {name: _flag(request, body, name) for name in FLAGS}
-        return validate_workset(request.tenant, _document(body), **flags)
+        return validate_workset(request.tenant, _document(request.tenant, body), **flags)
 
 
 class ValidateView(SpecView):
@@ -115,19 +115,9 @@ def _flag(request, body: dict, name: str) -> bool:
     raise exceptions.ValidationError({name: ["Must be true or false."]})
 
 
-def _document(body: dict):
-    if "yaml" in body:
-        return _from_yaml(body["yaml"])
+def _document(tenant, body: dict):
+    if "yaml" in body:  # any of the three formats, as the worksets API reads it
+        return generator.spec_from_text(tenant, body["yaml"])
     if "spec" in body and len(body) == 1:
         return body["spec"]
     return body
-
-
-def _from_yaml(text):
-    """The spec the sample-oriented YAML describes (``jobs.spec.formats``)."""
-    if not isinstance(text, str):
-        raise exceptions.ValidationError({"yaml": ["Must be the YAML text."]})
-    try:
-        return formats.from_samples_yaml(text)
-    except formats.FormatError as error:
-        raise exceptions.ValidationError({"yaml": [str(error)]}) from error

@@ -5,7 +5,6 @@ held for approval (the service checks that itself). A move the state machine ref
 """
 
 import django_filters
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,7 +21,6 @@ from jobs.api.serializers import (
     WorksetSerializer,
 )
 from jobs.models import IllegalTransition, State, Workset, WorksetTransition
-from jobs.spec.formats import FormatError
 from portal.pagination import CursorPagination
 from portal.rest import ScopedViewSet
 
@@ -98,7 +96,7 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         data.is_valid(raise_exception=True)
         document = data.validated_data.get("spec")
         if document is None:
-            document = yaml_document(request.tenant, data.validated_data["yaml"])
+            document = generator.spec_from_text(request.tenant, data.validated_data["yaml"])
         workset = services.create_workset(
             request.tenant,
             document,
@@ -151,14 +149,6 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     def _answer(self, workset: Workset, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=workset.pk)
         return Response(WorksetDetailSerializer(fresh).data, status=code)
-
-
-def yaml_document(tenant, text: str) -> dict:
-    """The spec of a document in any of the formats (sample-oriented YAML, daylily_work.yaml, TSV)."""
-    try:
-        return generator.parse(tenant, text).spec
-    except FormatError as error:
-        raise ValidationError({"yaml": str(error)}) from error
 
 
 router = DefaultRouter(trailing_slash=False)

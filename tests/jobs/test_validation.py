@@ -298,6 +298,13 @@ def test_unreadable_yaml_is_a_400_naming_the_line(alice):
     assert response.status_code == 400 and "line" in response.json()["error"]["fields"]["yaml"][0]
 
 
+def test_a_daylily_work_yaml_validates_as_it_would_submit(alice):
+    """Validate reads every format the worksets API accepts, so the two never disagree."""
+    report = validate(alice, {"yaml": "dy-r: help\nexport_uri: results/\n"}, dry_run=True)
+    schema = " ".join(p["message"] for p in report["problems"] if p["code"] == "WS-CFG-001")
+    assert report["valid"] is False and "'samples' is a required property" in schema
+
+
 @pytest.mark.parametrize("body", [[1, 2], "spec", 3, None])
 def test_a_body_that_is_not_an_object_is_a_400(alice, body):
     response = alice.post(VALIDATE, body, format="json")

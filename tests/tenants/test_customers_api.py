@@ -8,6 +8,7 @@ from django_tenants.utils import schema_exists
 from rest_framework.test import APIClient
 
 from tenants.models import GB, Bucket, Quota, Tenant, User
+from tenants.services.billing import DEFAULT_RATES
 from tests.builders import make_token
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +122,8 @@ def test_usage_prices_this_months_ledger_from_the_draft_invoice(staff_api, world
         period_end=today + timedelta(hours=1),
     )
     usage = staff_api.get("/api/v1/customers/beta/usage").json()
-    assert usage["month_to_date_usd"] == "4.00"  # 100 vCPU-h × $0.04 on the Standard card
+    spent = 100 * DEFAULT_RATES["vcpu_hour_normal"]  # on the Standard card onboarding installs
+    assert usage["month_to_date_usd"] == f"{spent:.2f}" == "4.00"
     assert usage["spend_basis"] == "estimated"
     assert usage["budget_utilisation_percent"] == "50.00"
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from portal.celery import fan_out_to_tenants_task
 from tenants.models import GB, Bucket, Quota, Tenant, UsageRecord
+from tenants.services.billing import DEFAULT_RATES
 from tenants.services.usage import measure_storage, record_usage
 from tenants.storage import storage_for
 
@@ -151,9 +152,13 @@ def test_every_member_sees_the_usage_page_with_figures_and_basis(client_for, wor
         response = client_for(user).get("/usage/")
         assert response.status_code == 200, user.email
         body = response.content.decode()
-        # Standard card: 100 vCPU-h normal × 0.04 = 4.00; 10 GB internet egress × 0.09 = 0.90 (estimated)
-        assert 'data-testid="month-total">$4.90<' in body
-        assert "Compute" in body and "$4.00" in body and "$0.90" in body and "estimated" in body
+        # Priced on the Standard card onboarding installs: 100 vCPU-h at normal priority, 10 GB of egress
+        compute = 100 * DEFAULT_RATES["vcpu_hour_normal"]
+        egress = 10 * DEFAULT_RATES["egress_gb_internet"]
+        assert (compute, egress) == (Decimal("4.00"), Decimal("0.90"))
+        assert f'data-testid="month-total">${compute + egress:.2f}<' in body
+        assert "Compute" in body and f"${compute:.2f}" in body and f"${egress:.2f}" in body
+        assert "estimated" in body
         assert "$50.00 · at 100 %: hold new submissions (billing hold)" in body
         assert 'id="usage-chart-data"' in body and "chart.umd.min.js" in body and "usage-charts.js" in body
         assert 'href="/usage/"' in body
