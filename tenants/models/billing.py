@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from tenants.models.accounts import Tenant
+from tenants.models.accounts import Role, Tenant
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 RATE = {"max_digits": 14, "decimal_places": 6}
@@ -151,6 +151,9 @@ class GpuRate(models.Model):
 
 class InvoiceQuerySet(models.QuerySet):
     def visible_to(self, membership):
+        """Invoices are for the tenant's owners and admins; to anyone else there are none."""
+        if not membership.allows(Role.ADMIN):
+            return self.none()
         return self.filter(tenant_id=membership.tenant_id)
 
 

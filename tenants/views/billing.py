@@ -79,8 +79,8 @@ def _require_billing_role(request) -> None:
 
 
 def get_invoice_for_user(request, code) -> Invoice:
-    _require_billing_role(request)
-    invoice = get_object_or_404(Invoice.objects.select_related("rate_card"), code=code, tenant=request.tenant)
+    invoices = Invoice.objects.visible_to(request.membership).select_related("rate_card")
+    invoice = get_object_or_404(invoices, code=code)
     if invoice.status == Invoice.Status.DRAFT:
         invoice = current_draft(invoice.tenant, invoice.month) or invoice
     return invoice
