@@ -13,6 +13,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from jobs import live
+
 
 class State(models.TextChoices):
     DRAFT = "draft"
@@ -39,7 +41,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED}),
     S.FAILED: frozenset({S.RETRY_WAIT, S.DEAD_LETTER, S.ARCHIVED}),
     S.RETRY_WAIT: frozenset({S.QUEUED, S.DEAD_LETTER, S.CANCELLED}),
-    S.DEAD_LETTER: frozenset({S.ARCHIVED}),
+    S.DEAD_LETTER: frozenset({S.QUEUED, S.ARCHIVED}),  # operators requeue, or discard (archive)
     S.COMPLETED: frozenset({S.ARCHIVED}),
     S.CANCELLED: frozenset({S.ARCHIVED}),
     S.ARCHIVED: frozenset(),  # restore goes back to the state it was archived from
@@ -98,6 +100,23 @@ class Workset(models.Model):
         max_digits=14, decimal_places=4, null=True, blank=True, help_text="Written by the execution backend."
     )
     measured_storage_gb = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    measured_cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text="Measured vCPU-hours × rate."
+    )
+    # Execution: where it runs and why, how far it got, and what went wrong.
+    cluster = models.CharField(max_length=100, blank=True, help_text="The cluster the dispatcher chose.")
+    dispatch_reason = models.CharField(max_length=500, blank=True)
+    run_handle = models.JSONField(default=dict, blank=True, help_text="The execution backend's handle.")
+    current_step = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the plan's steps done.")
+    polled_at = models.DateTimeField(null=True, blank=True)
+    auto_retries = models.PositiveSmallIntegerField(default=0, help_text="Automatic retries used so far.")
+    retry_at = models.DateTimeField(null=True, blank=True)
+    failed_step = models.CharField(max_length=64, blank=True)
+    failure_code = models.CharField(max_length=20, blank=True)
+    failure_class = models.CharField(max_length=20, blank=True)
+    diagnosis = models.JSONField(default=dict, blank=True, help_text="The diagnosis of the last failure.")
+    results_prefix = models.CharField(max_length=500, blank=True)
     # Users live in the public schema, worksets in each tenant's: no database constraint and no cascade
     # (deleting a user from public must not reach into tenant tables); a removed user reads as None.
     submitted_by = models.ForeignKey(
@@ -156,10 +175,35 @@ class Workset(models.Model):
             record = WorksetTransition.objects.create(
                 workset=self, from_state=self.state, to_state=target, actor=actor, reason=reason, at=now
             )
-        self.state, self.state_changed_at = target, now
+        self.state, self.state_changed_at, self.updated_at = target, now, now
         for name, value in fields.items():
             setattr(self, name, value)
+        live.announce(self)
         return record
+
+
+class WorksetStep(models.Model):
+    """One step of the workset's pipeline as the backend last reported it. A step that succeeded keeps
+    its result across retries (a retry resumes from the failed step)."""
+
+    workset = models.ForeignKey(Workset, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, default="pending")
+    exit_code = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    vcpu_hours = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True, help_text="Measured by the backend."
+    )
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["workset", "position"]
+        constraints = [models.UniqueConstraint("workset", "name", name="one_step_row_per_name")]
+
+    def __str__(self) -> str:
+        return f"{self.workset_id}: {self.name} ({self.status})"
 
 
 class WorksetTransition(models.Model):

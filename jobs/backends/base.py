@@ -104,6 +104,8 @@ class StepStatus:
     started_at: str | None = None  # ISO 8601, UTC
     finished_at: str | None = None
     message: str = ""
+    # vCPU-seconds the step used, measured: CPU time on ``local``, elapsed × allocated CPUs on Slurm.
+    vcpu_seconds: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
