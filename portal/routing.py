@@ -1,7 +1,9 @@
 from django.urls import path
 
+from jobs.consumers import WorksetsConsumer
 from portal.consumers import PingConsumer
 
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
+    path("ws/worksets/", WorksetsConsumer.as_asgi()),
 ]

@@ -7,6 +7,7 @@ router include: the router would otherwise read them as a workset code.
 from django.urls import include, path
 
 from jobs.api.generator import DiscoverView, GenerateYamlView, ParseView
+from jobs.api.queue import QueueStatsView
 from jobs.api.validation import EstimateView, ValidateView
 from jobs.api.worksets import router
 
@@ -17,5 +18,6 @@ urlpatterns = [
     path("worksets/generate-yaml", GenerateYamlView.as_view(), name="api-workset-generate-yaml"),
     path("worksets/parse", ParseView.as_view(), name="api-workset-parse"),
     path("worksets/discover", DiscoverView.as_view(), name="api-workset-discover"),
+    path("queue/stats", QueueStatsView.as_view(), name="api-queue-stats"),
     path("", include(router.urls)),
 ]

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 
 from jobs import services
 from jobs.api.worksets import NewestFirst, WorksetFilter, transition_history
+from jobs.backends.base import SUCCEEDED
 from jobs.catalog.models import Pipeline
 from jobs.forms import BLANK_ROWS, WorksetForm, initial_from, rows_of, sample_rows, samples_of
 from jobs.models import CANCELLABLE, RETRYABLE, IllegalTransition, State, Workset
@@ -66,12 +67,16 @@ def workset(request, code):
     item = get_object_or_404(
         Workset.objects.visible_to(request.membership)
         .select_related("submitted_by", "retry_of")
-        .prefetch_related("retries", transition_history()),
+        .prefetch_related("retries", "steps", transition_history()),
         code=code,
     )
     can_write = _can_write(request)
+    steps = list(item.steps.all())
     context = {
         "workset": item,
+        "steps": steps,
+        "steps_done": sum(step.status == SUCCEEDED for step in steps),
+        "estimated_cost": (item.estimate or {}).get("cost_usd"),
         "spec_json": json.dumps(item.spec, indent=2),
         "problems": (item.validation or {}).get("problems") or [],
         "can_cancel": can_write and item.state in CANCELLABLE,

@@ -8,9 +8,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from jobs.stats import dashboard_counts, queue_stats
 from tenants import services
 from tenants.forms import InviteForm, RoleForm, TokenForm, add_validation_errors
 from tenants.models import ApiToken, Membership, Role
+from tenants.services.usage_summary import month_summary
 
 
 def get_token_for_user(request, code) -> ApiToken:
@@ -22,9 +24,13 @@ def get_membership_for_user(request, code) -> Membership:
 
 
 def dashboard(request):
+    """The live cards (worksets running, queued, failed; this month's cost) come from the same functions
+    as ``/api/v1/queue/stats`` and ``/api/v1/usage``, which the page fetches again on every live update."""
     context = {
         "member_count": Membership.objects.filter(tenant=request.tenant).count(),
         "token_count": ApiToken.objects.usable().filter(user=request.user, tenant=request.tenant).count(),
+        "workset_counts": dashboard_counts(queue_stats()["by_state"]),
+        "month": month_summary(request.tenant, timezone.now().date()),
     }
     return render(request, "tenants/dashboard.html", context)
 
