@@ -97,6 +97,9 @@
       node.hidden = !workset.failure_code;
       each(node, "code", function (code) { code.textContent = workset.failure_code || ""; });
     });
+    each(scope, "[data-live-stale]", function (node) {
+      node.hidden = workset.state === node.dataset.renderedState;
+    });
     each(scope, "[data-live-cost-estimated]", function (node) { node.textContent = money(workset.estimated_cost_usd); });
     each(scope, "[data-live-cost-measured]", function (node) { node.textContent = money(workset.measured_cost_usd); });
     if (steps.length) {
