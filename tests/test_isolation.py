@@ -60,6 +60,11 @@ def test_the_walker_sees_pages_and_api():
     assert worksets | {"/api/v1/worksets", "/api/v1/worksets/x-0123abcd/retry"} <= set(routes)
     generator = {"/api/v1/worksets/generate-yaml", "/api/v1/worksets/parse", "/api/v1/worksets/discover"}
     assert generator | {"/worksets/generator/"} <= set(routes)
+    assert "/api/v1/queue/stats" in routes
+
+
+def test_the_socket_walker_sees_every_socket():
+    assert {"ws/ping/", "ws/worksets/"} <= {str(p.pattern) for p in websocket_urlpatterns}
 
 
 @pytest.mark.parametrize("route", tenant_routes())
