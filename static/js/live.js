@@ -5,13 +5,11 @@
   "use strict";
 
   var FIRST_DELAY_MS = 1000, MAX_DELAY_MS = 30000, REFRESH_DELAY_MS = 250;
-  var CLOSE_NOT_FOUND = 4404;  // not a member (or signed out): retrying cannot help
   var FAILED = ["failed", "dead_letter", "cancelled"];
   var STATUS_TEXT = {
     connecting: "Live updates: connecting…",
     live: "Live updates: on",
-    reconnecting: "Live updates: reconnecting…",
-    closed: "Live updates: unavailable (reload the page or sign in again)"
+    reconnecting: "Live updates: reconnecting…"
   };
 
   function each(scope, selector, apply) {
@@ -48,8 +46,8 @@
         if (message.type === "ready") { delay = FIRST_DELAY_MS; setStatus("live"); }
         if (handlers[message.type]) handlers[message.type](message, send);
       };
-      socket.onclose = function (event) {
-        if (event.code === CLOSE_NOT_FOUND) { setStatus("closed"); return; }
+      // A refused socket (signed out, not a member) looks like a dropped one: keep trying, ever more slowly.
+      socket.onclose = function () {
         setStatus("reconnecting");
         window.setTimeout(open, delay + Math.random() * delay * 0.2);
         delay = Math.min(delay * 2, MAX_DELAY_MS);

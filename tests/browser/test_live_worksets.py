@@ -115,6 +115,10 @@ def test_a_row_of_the_list_follows_its_workset_without_reload(page, portal_serve
     expect(row.locator("[data-live-progress]")).to_have_js_property("value", 33)
     committed(world.tenant, lambda: workset.transition_to(State.FAILED, failure_code="WS-RUN-001"))
     expect(row.locator("[data-live-state]")).to_have_text("failed")
+    expect(page.locator("[data-live-new]")).to_be_hidden()
+
+    queued_workset(world)  # submitted while the list is open: not a row yet
+    expect(page.locator("[data-live-new]")).to_be_visible()
     assert page.evaluate(NOT_RELOADED)
 
 
