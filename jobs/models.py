@@ -13,7 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from jobs import live
+from jobs import live, queue
 
 
 class State(models.TextChoices):
@@ -97,7 +97,7 @@ class Workset(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     measured_vcpu_hours = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, help_text="Written by the execution backend."
+        max_digits=16, decimal_places=6, null=True, blank=True, help_text="Written by the execution backend."
     )
     measured_storage_gb = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     measured_cost_usd = models.DecimalField(
@@ -175,9 +175,11 @@ class Workset(models.Model):
             record = WorksetTransition.objects.create(
                 workset=self, from_state=self.state, to_state=target, actor=actor, reason=reason, at=now
             )
-        self.state, self.state_changed_at, self.updated_at = target, now, now
-        for name, value in fields.items():
-            setattr(self, name, value)
+            source = self.state
+            self.state, self.state_changed_at, self.updated_at = target, now, now
+            for name, value in fields.items():
+                setattr(self, name, value)
+            queue.follow_transition(self, source, target)
         live.announce(self)
         return record
 

@@ -2,14 +2,16 @@
 
 Every function runs in one transaction, moves the workset only through ``Workset.transition_to`` (which
 refuses an illegal move and claims it with a conditional update, so of two racing requests one wins and
-the other gets ``IllegalTransition``), and writes an audit event. Submission ends at ``queued``: the
-dispatcher that picks queued worksets up belongs to the execution issue.
+the other gets ``IllegalTransition``), and writes an audit event. Submission ends at ``queued`` and wakes
+the dispatcher (``jobs.dispatch``) after commit; running worksets are followed by ``jobs.execution``.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from jobs.catalog.models import Cluster
 from jobs.models import RETRYABLE, IllegalTransition, State, Workset, WorksetTransition
+from jobs.tasks import cancel_run_task, dispatch_task, send_in_schema
 from jobs.validation import validate_workset
 from tenants.models import Membership, Role, Tenant
 from tenants.services.audit import record_event
@@ -53,10 +55,40 @@ def submit_workset(tenant: Tenant, workset: Workset, *, actor) -> Workset:
 
 
 def cancel_workset(tenant: Tenant, workset: Workset, *, actor, reason: str = "") -> Workset:
+    """Cancel; a run already on a cluster is stopped there after commit (its whole process tree)."""
     _require_role(tenant, actor, Role.MEMBER)
     with transaction.atomic():
         workset.transition_to(State.CANCELLED, actor=_user(actor), reason=reason or "Cancelled")
         record_event("workset.cancelled", actor=actor, tenant=tenant, target=workset.code)
+        if workset.run_handle:
+            _after_commit(tenant.schema_name, cancel_run_task, workset.code)
+            _after_commit("public", dispatch_task)
+    return workset
+
+
+def requeue_dead_letter(tenant: Tenant, workset: Workset, *, actor, cluster: str = "") -> Workset:
+    """An operator sends a dead letter back to the queue with its automatic retries renewed, optionally
+    pinned to another cluster (it becomes the preferred one). It resumes from the failed step."""
+    _require_operator(actor)
+    if cluster and not Cluster.objects.filter(name=cluster).exists():
+        raise ValidationError({"cluster": [f"There is no cluster {cluster!r}."]})
+    with transaction.atomic():
+        where = f" on {cluster}" if cluster else ""
+        fields = {"auto_retries": 0, "retry_at": None, **({"preferred_cluster": cluster} if cluster else {})}
+        workset.transition_to(State.QUEUED, actor=actor, reason=f"Requeued by an operator{where}", **fields)
+        record_event("workset.requeued", actor=actor, tenant=tenant, target=workset.code, cluster=cluster)
+        _after_commit("public", dispatch_task)
+    return workset
+
+
+def discard_dead_letter(tenant: Tenant, workset: Workset, *, actor) -> Workset:
+    """An operator takes a dead letter off the queue for good (it is archived; the tenant still sees it)."""
+    _require_operator(actor)
+    if workset.state != State.DEAD_LETTER:
+        raise IllegalTransition(workset, State.ARCHIVED)
+    with transaction.atomic():
+        workset.transition_to(State.ARCHIVED, actor=actor, reason="Discarded from the dead-letter queue")
+        record_event("workset.discarded", actor=actor, tenant=tenant, target=workset.code)
     return workset
 
 
@@ -168,7 +200,17 @@ def _submit(tenant: Tenant, workset: Workset, *, actor) -> None:
         workset.transition_to(State.BILLING_HOLD, actor=_user(actor), reason=_text(held))
     else:
         workset.transition_to(State.QUEUED, actor=_user(actor), reason="Submitted")
+        _after_commit("public", dispatch_task)
     record_event("workset.submitted", actor=actor, tenant=tenant, target=workset.code, state=workset.state)
+
+
+def _after_commit(schema: str, task, *args) -> None:
+    transaction.on_commit(lambda: send_in_schema(schema, task, *args))
+
+
+def _require_operator(actor) -> None:
+    if not getattr(actor, "is_staff", False):
+        raise PermissionDenied("Only operators manage the dead-letter queue.")
 
 
 def _require_role(tenant: Tenant, actor, role: str, *, message: str = "") -> None:

@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include("tenants.api.billing")),
     path("api/v1/", include("tenants.api.files")),
     path("api/v1/", include("jobs.api.urls")),
+    path("api/v1/", include("jobs.notifications.api.urls")),
     path("api/v1/", include(router.urls)),
     *docs_urlpatterns,
 ]

@@ -61,6 +61,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "jobs",
+    "jobs.notifications",
     "analysis",
     "chat",
 ]
@@ -165,6 +166,14 @@ else:
     }
     CELERY_RESULT_BACKEND = f"file://{_broker / 'results'}"
 
+# --- Execution (see README, "Running worksets") ---
+RUNYARD_MAX_RUNNING_WORKSETS = env_int("RUNYARD_MAX_RUNNING_WORKSETS", 50, minimum=1)
+RUNYARD_DISPATCH_SECONDS = env_int("RUNYARD_DISPATCH_SECONDS", 5, minimum=1)
+RUNYARD_POLL_SECONDS = env_int("RUNYARD_POLL_SECONDS", 2, minimum=1)
+RUNYARD_RETRY_BASE_SECONDS = env_int("RUNYARD_RETRY_BASE_SECONDS", 30, minimum=0)
+RUNYARD_RETRY_CAP_SECONDS = env_int("RUNYARD_RETRY_CAP_SECONDS", 900, minimum=0)
+RUNYARD_TEST_PIPELINE_SECONDS = env_int("RUNYARD_TEST_PIPELINE_SECONDS", 0, minimum=0)
+
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -185,6 +194,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "kwargs": {"include_suspended": True},
     },
     "check-clusters": {"task": "jobs.check_clusters_task", "schedule": 60.0},
+    # Execution: place queued worksets (also sent on every submit and finished run), follow running ones.
+    "dispatch": {"task": "jobs.dispatch_task", "schedule": float(RUNYARD_DISPATCH_SECONDS)},
+    "poll-runs": {"task": "jobs.poll_runs_task", "schedule": float(RUNYARD_POLL_SECONDS)},
     "close-month": {
         "task": "tenants.close_month_task",
         "schedule": crontab(minute=20, hour=0, day_of_month=1),
@@ -234,6 +246,13 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"Runyard <noreply@{RUNYARD_BASE_DOMAIN}>")
 
+# --- Notifications (jobs/notifications): webhooks, Slack and Linear over HTTP, retried with backoff ---
+NOTIFICATIONS_HTTP_TIMEOUT = env_int("NOTIFICATIONS_HTTP_TIMEOUT", 10, minimum=1)
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 8, minimum=1)
+NOTIFICATIONS_RETRY_BASE_SECONDS = env_int("NOTIFICATIONS_RETRY_BASE_SECONDS", 30, minimum=1)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env_int("NOTIFICATIONS_RETRY_MAX_SECONDS", 3600, minimum=1)
+NOTIFICATIONS_ALLOW_PRIVATE_URLS = env_bool("NOTIFICATIONS_ALLOW_PRIVATE_URLS", default=not PRODUCTION)
+
 # --- Storage: one bucket per tenant, on S3 (any S3-compatible endpoint) or in a local directory ---
 S3_ENDPOINT_URL = env_url("S3_ENDPOINT_URL", schemes=("http", "https"))
 S3_REGION = env_str("S3_REGION", "us-east-1")
@@ -245,6 +264,12 @@ STORAGE_LOCAL_ROOT = Path(env_str("STORAGE_LOCAL_ROOT", str(RUNYARD_HOME / "buck
 BUCKET_PREFIX = env_str("BUCKET_PREFIX", "runyard")
 BUCKET_ENVIRONMENT_TAG = env_str("BUCKET_ENVIRONMENT_TAG", RUNYARD_ENV)
 SELF_SERVICE_SIGNUP = env_bool("SELF_SERVICE_SIGNUP", default=False)
+
+# --- Slurm backend (jobs/backends/slurm.py): the Slurm client configuration of the workers ---
+SLURM_CONF = env_str("SLURM_CONF", "")  # passed as SLURM_CONF to sbatch/scontrol/...; empty: Slurm's default
+if SLURM_CONF and not Path(SLURM_CONF).is_absolute():
+    raise ImproperlyConfigured(f"SLURM_CONF must be an absolute path, got {SLURM_CONF!r}")
+SLURM_PARTITION = env_str("SLURM_PARTITION", "")  # empty: the cluster's default partition
 
 # --- API ---
 REST_FRAMEWORK = {

@@ -10,6 +10,7 @@ handler500 = "portal.rest.json_500"
 urlpatterns = [
     path("", include("tenants.urls")),
     path("worksets/", include("jobs.urls")),
+    path("notifications/", include("jobs.notifications.urls")),
     path("accounts/", include("allauth.urls")),
     *api.urlpatterns,
 ]

@@ -60,6 +60,10 @@ def test_the_walker_sees_pages_and_api():
     assert worksets | {"/api/v1/worksets", "/api/v1/worksets/x-0123abcd/retry"} <= set(routes)
     generator = {"/api/v1/worksets/generate-yaml", "/api/v1/worksets/parse", "/api/v1/worksets/discover"}
     assert generator | {"/worksets/generator/"} <= set(routes)
+    channel = f"/notifications/channels/{SAMPLE_VALUES['uuid']}/"
+    notifications = {"/notifications/", "/notifications/deliveries/", channel, f"{channel}test/"}
+    api = {"/api/v1/notification-channels", "/api/v1/notification-channels/x/test"}
+    assert notifications | api | {"/api/v1/notification-deliveries/x"} <= set(routes)
     assert "/api/v1/queue/stats" in routes
 
 

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from jobs.models import Workset, WorksetTransition
+from jobs.models import Workset, WorksetStep, WorksetTransition
 
 
 class TransitionSerializer(serializers.ModelSerializer):
@@ -11,6 +11,13 @@ class TransitionSerializer(serializers.ModelSerializer):
     class Meta:
         model = WorksetTransition
         fields = ["from_state", "to_state", "actor", "reason", "at"]
+
+
+class StepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorksetStep
+        fields = ["name", "status", "exit_code", "started_at", "finished_at", "vcpu_hours", "message"]
+        read_only_fields = fields
 
 
 class WorksetSerializer(serializers.ModelSerializer):
@@ -30,6 +37,10 @@ class WorksetSerializer(serializers.ModelSerializer):
             "attempt",
             "submitted_by",
             "estimate",
+            "cluster",
+            "current_step",
+            "progress",
+            "measured_cost_usd",
             "created_at",
         ]
         read_only_fields = fields
@@ -39,6 +50,7 @@ class WorksetDetailSerializer(WorksetSerializer):
     retry_of = serializers.SlugRelatedField(slug_field="code", read_only=True)
     retries = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     transitions = TransitionSerializer(many=True, read_only=True)
+    steps = StepSerializer(many=True, read_only=True)
 
     class Meta(WorksetSerializer.Meta):
         fields = [
@@ -54,6 +66,14 @@ class WorksetDetailSerializer(WorksetSerializer):
             "finished_at",
             "measured_vcpu_hours",
             "measured_storage_gb",
+            "dispatch_reason",
+            "auto_retries",
+            "retry_at",
+            "failed_step",
+            "failure_code",
+            "failure_class",
+            "results_prefix",
+            "steps",
             "transitions",
         ]
         read_only_fields = fields
@@ -79,3 +99,13 @@ class WorksetCreateSerializer(serializers.Serializer):
 
 class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class DiagnosisSerializer(serializers.Serializer):
+    workset = serializers.CharField()
+    diagnosis = serializers.DictField(
+        allow_null=True,
+        help_text="Null until a step failed. Else the failed step, the catalogue entry (code, name, "
+        "severity, category, failure_class, retryable, description, remediation), the matched log lines, "
+        "every match, the excerpt it was computed from, and the report as text and HTML.",
+    )

@@ -16,6 +16,7 @@ from rest_framework.routers import DefaultRouter
 from jobs import generator, services
 from jobs.api.serializers import (
     CancelSerializer,
+    DiagnosisSerializer,
     WorksetCreateSerializer,
     WorksetDetailSerializer,
     WorksetSerializer,
@@ -72,7 +73,7 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         queryset = super().get_queryset()
         if self.action == "list":
             return queryset.defer("spec", "validation")  # a spec may list 10,000 samples
-        return queryset.select_related("retry_of").prefetch_related("retries", transition_history())
+        return queryset.select_related("retry_of").prefetch_related("retries", "steps", transition_history())
 
     def filter_queryset(self, queryset):
         """Filters (and hiding archived worksets) are for the list; a code finds its workset."""
@@ -145,6 +146,14 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         workset = self.get_object()
         services.approve_workset(request.tenant, workset, actor=request.user)
         return self._answer(workset)
+
+    @extend_schema(summary="Why its last run failed: the diagnostics report", responses=DiagnosisSerializer)
+    @action(detail=True, methods=["get"])
+    def diagnosis(self, request, code=None):
+        from jobs.execution import diagnosis_report
+
+        workset = self.get_object()
+        return Response({"workset": workset.code, "diagnosis": diagnosis_report(workset)})
 
     def _answer(self, workset: Workset, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=workset.pk)

@@ -243,6 +243,7 @@ class LocalBackend(ExecutionBackend):
                     started_at=marker.get("started_at"),
                     finished_at=marker.get("finished_at"),
                     message=message,
+                    vcpu_seconds=marker.get("cpu_seconds"),
                 )
             )
         return RunStatus(steps=steps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -60,7 +61,7 @@ class Supervisor:
         (self.run_dir / "steps" / f"{name}.lock").unlink(missing_ok=True)
 
     def _run_step(self, step) -> int:
-        started = _now()
+        started, cpu_before = _now(), _children_cpu_seconds()
         with open(self.run_dir / "logs" / f"{step.name}.log", "ab") as log:
             log.write(f"--- {started} {step.name}: {' '.join(step.argv)}\n".encode())
             log.flush()
@@ -80,7 +81,7 @@ class Supervisor:
             self._record(step.name, status=RUNNING, started_at=started, pid=process.pid, pgid=process.pid)
             exit_code = process.wait()
             self.current = None
-        finished = _now()
+        finished, cpu_seconds = _now(), round(_children_cpu_seconds() - cpu_before, 3)
         if self.cancel_requested():
             status, message = CANCELLED, "Cancelled."
         elif exit_code == 0:
@@ -96,6 +97,7 @@ class Supervisor:
             pid=process.pid,
             pgid=process.pid,
             message=message,
+            cpu_seconds=cpu_seconds,
         )
         (self.run_dir / "steps" / f"{step.name}.lock").unlink(missing_ok=True)
         return exit_code if status == SUCCEEDED else (exit_code or 1)
@@ -107,6 +109,12 @@ class Supervisor:
             marker = {"history": marker.get("history", [])}  # earlier attempts stay, for the record
         marker.update(name=name, **fields)
         write_json(path, marker)
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU time of the children waited for so far (the step and what it waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str]) -> int:

@@ -118,6 +118,12 @@ class Cluster(models.Model):
     capacity = models.PositiveIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="Worksets it runs at once."
     )
+    pipelines = ArrayField(
+        models.CharField(max_length=40),
+        default=list,
+        blank=True,
+        help_text="The pipelines it can run (catalogue codes); empty means every pipeline.",
+    )
     enabled = models.BooleanField(default=True)
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN, editable=False)
     health_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -132,3 +138,71 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def runs(self, pipeline: str) -> bool:
+        return not self.pipelines or pipeline in self.pipelines
+
+
+class QueueEntryQuerySet(models.QuerySet):
+    def dispatchable(self):
+        """Queued entries in dispatch order: priority, then age."""
+        return self.filter(status=QueueEntry.Status.QUEUED).order_by("rank", "queued_at", "id")
+
+    def placed(self):
+        return self.filter(status=QueueEntry.Status.PLACED)
+
+
+class QueueEntry(models.Model):
+    """The public index of every workset that waits for, or holds, a place on a cluster, across tenants.
+
+    Worksets live in their tenant's schema; the dispatcher orders work across tenants, counts places per
+    cluster and tenant, and operators see the dead-letter queue, so those facts are mirrored here. Only
+    ``jobs.queue`` writes these rows, in the same transaction as the workset's own state change."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RETRY_WAIT = "retry_wait"
+        PLACED = "placed", "Placed (dispatched or running)"
+        DEAD_LETTER = "dead_letter", "Dead letter"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="queue_entries")
+    workset_code = models.CharField(max_length=40)
+    workset_name = models.CharField(max_length=64)
+    pipeline = models.CharField(max_length=40)
+    priority = models.CharField(max_length=10)
+    rank = models.PositiveSmallIntegerField(help_text="0 goes first (urgent), then normal, then low.")
+    preferred_cluster = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    queued_at = models.DateTimeField(help_text="When it first queued: its age in the queue.")
+    not_before = models.DateTimeField(null=True, blank=True, help_text="A retry waits until then.")
+    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    placed_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why it was placed there, or waits.")
+    failure_code = models.CharField(max_length=20, blank=True)
+    diagnosis = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = QueueEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "queue entries"
+        ordering = ["rank", "queued_at", "id"]
+        constraints = [models.UniqueConstraint("tenant", "workset_code", name="one_entry_per_workset")]
+        indexes = [models.Index(fields=["status", "rank", "queued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}/{self.workset_code} ({self.status})"
+
+
+class SlotCounter(models.Model):
+    """Places in use, per scope: ``global``, ``tenant:<id>``, ``cluster:<id>``.
+
+    Taken with a conditional update (``used < limit``) in the dispatcher's transaction and given back in
+    the transaction that ends the run, so concurrent dispatchers can never overfill a cluster, a tenant's
+    quota or the global limit, and the count cannot drift from the entries it counts."""
+
+    scope = models.CharField(max_length=60, primary_key=True)
+    used = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.used}"

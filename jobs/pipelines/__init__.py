@@ -20,14 +20,27 @@ class UnknownPipeline(LookupError):
     pass
 
 
-def plan_for(pipeline: str, *, python: str | None = None, sleep_seconds: float = 0) -> PipelinePlan:
-    """The plan of ``pipeline``. ``sleep_seconds`` (test_help only) keeps its step busy that long."""
+def plan_for(pipeline: str, *, python: str | None = None, sleep_seconds: float | None = None) -> PipelinePlan:
+    """The plan of ``pipeline``. ``sleep_seconds`` keeps each step of the test pipelines (test_help,
+    test_fail) busy that long first; by default the setting ``RUNYARD_TEST_PIPELINE_SECONDS``."""
     python = python or sys.executable
+    if sleep_seconds is None:
+        sleep_seconds = _test_pipeline_seconds()
     if pipeline == "test_help":
         argv = [python, "-m", "jobs.pipelines.test_help", "--spec", "spec.json"]
         if sleep_seconds:
             argv += ["--sleep", str(sleep_seconds)]
         return PipelinePlan(pipeline, (Step("help", tuple(argv), reads=("spec.json",)),))
+    if pipeline == "test_fail":
+        module = [python, "-m", "jobs.pipelines.test_fail"]
+        pause = ["--sleep", str(sleep_seconds)] if sleep_seconds else []
+        return PipelinePlan(
+            pipeline,
+            (
+                Step("prepare", (*module, "prepare", *pause), writes=("prepared.txt",)),
+                Step("transfer", (*module, "transfer", *pause), reads=("prepared.txt",)),
+            ),
+        )
     if pipeline == "fastq_qc":
         module = [python, "-m", "jobs.pipelines.fastq_qc"]
         return PipelinePlan(
@@ -48,6 +61,15 @@ def plan_for(pipeline: str, *, python: str | None = None, sleep_seconds: float =
             ),
         )
     raise UnknownPipeline(f"The local backend cannot run the pipeline {pipeline!r}.")
+
+
+def _test_pipeline_seconds() -> float:
+    try:
+        from django.conf import settings
+
+        return float(getattr(settings, "RUNYARD_TEST_PIPELINE_SECONDS", 0))
+    except ImportError:  # used without Django (the backends' own tests)
+        return 0.0
 
 
 def needs_inputs(pipeline: str) -> bool:

@@ -4,16 +4,13 @@ tenant's action at 100 % (warn, require owner approval, or hold new submissions)
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
-from tenants.models import BudgetAlert, Invoice, Membership, Quota, Role, Tenant
+from tenants.models import BudgetAlert, Invoice, Quota, Tenant
 from tenants.services.audit import record_event
 from tenants.services.billing import month_start, refresh_draft_invoice
-from tenants.services.onboarding import tenant_address
 from tenants.services.quotas import quota_of
 
 THRESHOLDS = (80, 100)
@@ -23,7 +20,7 @@ def check_budget(tenant: Tenant, *, today: date | None = None) -> list[BudgetAle
     """Compare month-to-date spend (the refreshed draft's total) with the budget; return new alerts.
 
     The unique constraint on (tenant, month, threshold) makes each alert fire once, also when two workers
-    check at the same moment: only the one whose row was created sends the email.
+    check at the same moment: only the one whose row was created announces it.
     """
     quota = quota_of(tenant)
     budget = quota.monthly_budget_usd
@@ -49,30 +46,25 @@ def _raise_alert(tenant, quota, month, threshold, spent, budget) -> BudgetAlert 
         record_event(
             "budget.alert", tenant=tenant, target=f"{month:%Y-%m}", threshold=threshold, spent=str(spent)
         )
-        transaction.on_commit(lambda: _email_alert(alert, quota.budget_action))
+        _announce_alert(alert, quota.budget_action)
     return alert
 
 
-def _email_alert(alert: BudgetAlert, action: str) -> None:
-    recipients = list(
-        Membership.objects.filter(tenant=alert.tenant, role__in=[Role.OWNER, Role.ADMIN])
-        .order_by("user__email")
-        .values_list("user__email", flat=True)
-    )
-    if not recipients:
-        return
-    context = {
-        "alert": alert,
-        "tenant": alert.tenant,
-        "action": Quota.BudgetAction(action),
-        "url": f"{'https' if settings.PRODUCTION else 'http'}://{tenant_address(alert.tenant.slug)}/usage/",
-    }
-    send_mail(
-        render_to_string("tenants/email/budget_alert_subject.txt", context).strip(),
-        render_to_string("tenants/email/budget_alert_body.txt", context),
-        None,
-        recipients,
-    )
+def _announce_alert(alert: BudgetAlert, action: str) -> None:
+    """The "budget" notification, in the tenant's schema: an email to each owner and admin (unless they
+    turned it off; the wording of tenants/email/budget_alert_*.txt) and the tenant's channels. Recorded
+    with the alert, sent after commit."""
+    from jobs.notifications.services import notify
+
+    with schema_context(alert.tenant.schema_name):
+        notify(
+            "budget",
+            threshold=alert.threshold,
+            spent=str(alert.spent),
+            budget=str(alert.budget),
+            month=alert.month.isoformat(),
+            action=str(action),
+        )
 
 
 def release_billing_hold(tenant: Tenant, *, actor) -> Quota:

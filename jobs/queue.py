@@ -1,0 +1,102 @@
+"""The public queue index (``catalog.QueueEntry``) and the places worksets hold (``catalog.SlotCounter``).
+
+``Workset._move`` calls ``follow_transition`` inside the transaction of every state change, so the index
+always says what the tenant's own table says: queued worksets are entries waiting in priority-then-age
+order, a retry waits until its time, a dispatched or running workset holds one place on its cluster, one of
+its tenant's and one of the global limit, and a dead letter stays for operators. The places are given back
+in the same transaction that ends the run.
+"""
+
+from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from jobs.catalog.models import QueueEntry, SlotCounter
+
+Status = QueueEntry.Status
+RANKS = {"urgent": 0, "normal": 1, "low": 2}
+GLOBAL = "global"
+
+
+def tenant_scope(tenant_id: int) -> str:
+    return f"tenant:{tenant_id}"
+
+
+def cluster_scope(cluster_id: int) -> str:
+    return f"cluster:{cluster_id}"
+
+
+def take_slot(scope: str, limit: int) -> bool:
+    """One more place in ``scope`` if fewer than ``limit`` are used. Holds the counter's row lock until the
+    transaction ends, so concurrent dispatchers wait for each other here and never overfill."""
+    SlotCounter.objects.get_or_create(scope=scope)
+    return bool(SlotCounter.objects.filter(scope=scope, used__lt=limit).update(used=F("used") + 1))
+
+
+def give_back(entry: QueueEntry) -> None:
+    """The places a placed entry held, returned (idempotent: an entry not placed holds none)."""
+    if entry.status != Status.PLACED:
+        return
+    scopes = [GLOBAL, tenant_scope(entry.tenant_id)]
+    if entry.cluster_id:
+        scopes.append(cluster_scope(entry.cluster_id))
+    SlotCounter.objects.filter(scope__in=scopes).update(used=Greatest(F("used") - 1, 0))
+    entry.status, entry.cluster, entry.placed_at = Status.QUEUED, None, None
+
+
+def follow_transition(workset, source: str, target: str) -> None:
+    """Mirror one state change of a workset of the current tenant into the index."""
+    from jobs.models import State
+
+    tenant_id = current_tenant_id()
+    entry = QueueEntry.objects.select_for_update().filter(tenant_id=tenant_id, workset_code=workset.code)
+    entry = entry.first()
+    if target in (State.FAILED, State.RETRY_WAIT, State.DEAD_LETTER, State.QUEUED) and entry:
+        give_back(entry)
+    if target == State.QUEUED:
+        _queue(workset, tenant_id, entry)
+    elif target == State.RETRY_WAIT and entry:
+        _update(entry, status=Status.RETRY_WAIT, not_before=workset.retry_at, reason="Waiting to retry.")
+    elif target == State.DEAD_LETTER and entry:
+        diagnosis = workset.diagnosis
+        _update(entry, status=Status.DEAD_LETTER, failure_code=workset.failure_code, diagnosis=diagnosis)
+    elif target in (State.COMPLETED, State.CANCELLED, State.ARCHIVED, State.BILLING_HOLD) and entry:
+        give_back(entry)
+        entry.delete()
+
+
+def current_tenant_id() -> int:
+    from tenants.models import Tenant
+
+    tenant = getattr(connection, "tenant", None)
+    if getattr(tenant, "pk", None):
+        return tenant.pk
+    return Tenant.objects.only("pk").get(schema_name=connection.schema_name).pk
+
+
+def _queue(workset, tenant_id: int, entry: QueueEntry | None) -> None:
+    fields = {
+        "workset_name": workset.name,
+        "pipeline": workset.pipeline,
+        "priority": workset.priority,
+        "rank": RANKS.get(workset.priority, RANKS["normal"]),
+        "preferred_cluster": workset.preferred_cluster,
+        "status": Status.QUEUED,
+        "not_before": None,
+        "cluster": None,
+        "placed_at": None,
+        "reason": "",
+    }
+    if entry is None:
+        QueueEntry.objects.create(
+            tenant_id=tenant_id, workset_code=workset.code, queued_at=timezone.now(), **fields
+        )
+    else:
+        _update(entry, **fields)
+
+
+def _update(entry: QueueEntry, **fields) -> None:
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.save()
