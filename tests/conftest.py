@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from portal.celery import app as celery_app
 from tests.builders import PASSWORD, ensure_user, make_token
 
+pytest_plugins = ["tests.slurm_cluster"]
 PRIMARY, OTHER = "alpha", "beta"
 
 

@@ -1,4 +1,5 @@
-"""Execution backends: one interface (``base.ExecutionBackend``) and its implementations (``local``)."""
+"""Execution backends: one interface (``base.ExecutionBackend``) and its implementations (``local``,
+``slurm``)."""
 
 from jobs.backends.base import BackendUnavailable, ExecutionBackend
 
@@ -9,4 +10,8 @@ def backend_for(kind: str) -> ExecutionBackend:
         from jobs.backends.local import LocalBackend
 
         return LocalBackend()
+    if kind == "slurm":
+        from jobs.backends.slurm import SlurmBackend
+
+        return SlurmBackend()
     raise BackendUnavailable(f"the {kind} backend is not available in this Runyard yet")

@@ -1,9 +1,12 @@
 """The cluster health check: every enabled cluster's backend is checked and timed, and its health recorded."""
 
+import re
 import stat
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from jobs.backends.local import LocalBackend
 from jobs.catalog.models import Cluster
@@ -57,13 +60,25 @@ def test_three_failed_checks_in_a_row_mark_it_unhealthy_and_one_success_recovers
     assert recovered.health_message == ""
 
 
-def test_a_slurm_cluster_is_unavailable_until_its_backend_exists():
-    slurm = cluster("slurm-west", backend="slurm")
-    for _ in range(3):
-        check_clusters_task.delay().get()
+@pytest.mark.slurm
+def test_a_slurm_cluster_is_healthy_while_its_controller_and_node_answer(slurm_cluster):
+    slurm = cluster("slurm-west", backend="slurm")  # the settings' SLURM_CONF: the test cluster
+    assert check_clusters_task.delay().get() == {"slurm-west": "healthy"}
+    slurm.refresh_from_db()
+    assert slurm.health == Cluster.Health.HEALTHY and slurm.health_latency_ms <= 500
+
+
+@pytest.mark.slurm
+def test_a_slurm_cluster_whose_controller_is_down_becomes_unhealthy(slurm_cluster, tmp_path):
+    stopped = tmp_path / "slurm.conf"  # the test cluster's configuration, with no controller on its port
+    stopped.write_text(re.sub(r"(?m)^SlurmctldPort=\d+$", "SlurmctldPort=9", Path(slurm_cluster).read_text()))
+    slurm = cluster("slurm-east", backend="slurm")
+    with override_settings(SLURM_CONF=str(stopped)):
+        for _ in range(3):
+            check_clusters_task.delay().get()
     slurm.refresh_from_db()
     assert slurm.health == Cluster.Health.UNHEALTHY
-    assert "slurm backend is not available" in slurm.health_message
+    assert "the Slurm controller does not answer" in slurm.health_message
 
 
 def test_operators_see_cluster_health_in_the_admin(operator_client):
