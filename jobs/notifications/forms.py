@@ -21,7 +21,7 @@ class ChannelForm(forms.ModelForm):
         required=False,
         label="Linear API key",
         widget=forms.PasswordInput(render_value=False),
-        help_text="Linear → Settings → API → personal API key. Leave empty to keep the stored key.",
+        help_text="A personal API key from Linear's settings. Leave empty to keep the stored key.",
     )
 
     class Meta:

@@ -103,6 +103,9 @@ def build_payload(event: str, tenant, workset=None, details: dict | None = None)
             "pipeline": workset.pipeline,
             "priority": workset.priority,
             "attempt": workset.attempt,
+            "cluster": workset.cluster,
+            "failed_step": workset.failed_step,
+            "failure_code": workset.failure_code,
             "url": tenant_url(tenant, _path("workset", code=workset.code)),
         }
     link = {Event.BUDGET: _path("usage"), Event.TEST: _path("notifications")}.get(event, "")

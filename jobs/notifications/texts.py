@@ -6,6 +6,7 @@ or a mailbox leads straight to the workset. The payload's shape is built by ``se
 
 from jobs.diagnostics import BY_CODE
 
+FAILURE_EVENTS = frozenset({"failed", "retrying", "dead_lettered"})
 HEADLINES = {
     "started": "{workset} started",
     "step_completed": "{workset}: step {step} completed",
@@ -38,8 +39,16 @@ def headline(payload: dict) -> str:
     )
 
 
-def diagnosis_line(details: dict) -> str:
-    code = details.get("diagnosis_code") or ""
+def diagnosis_code(payload: dict) -> str:
+    """The engine's detail, else (for a failure) what the workset stored about its last failure."""
+    code = (payload.get("details") or {}).get("diagnosis_code")
+    if not code and payload.get("event") in FAILURE_EVENTS:
+        code = (payload.get("workset") or {}).get("failure_code")
+    return code or ""
+
+
+def diagnosis_line(payload: dict) -> str:
+    code = diagnosis_code(payload)
     if not code:
         return ""
     entry = BY_CODE.get(code)
@@ -50,10 +59,14 @@ def detail_lines(payload: dict) -> list[str]:
     """The facts worth a line each, in reading order; absent ones are left out."""
     details = payload.get("details") or {}
     workset = payload.get("workset") or {}
+    step = details.get("step")
+    if not step and payload.get("event") in FAILURE_EVENTS:
+        step = workset.get("failed_step")
     facts = [
-        ("Step", details.get("step") if payload.get("event") != "step_completed" else ""),
-        ("Diagnosis", diagnosis_line(details)),
+        ("Step", step if payload.get("event") != "step_completed" else ""),
+        ("Diagnosis", diagnosis_line(payload)),
         ("Reason", details.get("reason")),
+        ("Cluster", details.get("cluster")),
         ("Attempt", details.get("attempt")),
         ("Next try at", details.get("retry_at")),
         ("Cost", f"${details['cost_usd']}" if details.get("cost_usd") not in (None, "") else ""),
@@ -90,7 +103,7 @@ def markdown(payload: dict) -> str:
     facts = detail_lines(payload)
     if facts:
         parts.append("\n".join(f"- {fact}" for fact in facts))
-    entry = BY_CODE.get((payload.get("details") or {}).get("diagnosis_code") or "")
+    entry = BY_CODE.get(diagnosis_code(payload))
     if entry:
         steps = "\n".join(f"{n}. {step}" for n, step in enumerate(entry.remediation, start=1))
         parts.append(f"### Diagnosis {entry.code}: {entry.name}\n\n{entry.description}\n\n{steps}")

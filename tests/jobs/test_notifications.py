@@ -192,6 +192,17 @@ def test_linear_opens_an_issue_for_failed_and_dead_lettered_worksets(world, alph
     assert dead.status == "delivered"
 
 
+def test_a_failure_without_details_is_described_from_the_workset(world, alpha, server, announce):
+    from jobs.models import Workset
+
+    make_channel("slack", url=server.url)
+    workset = failed_workset(world)
+    Workset.objects.filter(pk=workset.pk).update(failed_step="align", failure_code="WS-RES-002")
+    announce("dead_lettered", workset=Workset.objects.get(pk=workset.pk))
+    text = json.dumps(server.requests[0].json()["blocks"], ensure_ascii=False)
+    assert "Step: align" in text and "WS-RES-002 — Disk full" in text
+
+
 def test_a_graphql_error_is_a_failed_delivery(world, alpha, server, announce):
     server.answers = [(200, {"errors": [{"message": "Entity not found: Team"}], "data": None})]
     make_channel("linear", url=server.url, linear_api_key="lin_api_secret", linear_team_id="nope")
