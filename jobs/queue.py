@@ -100,3 +100,24 @@ def _update(entry: QueueEntry, **fields) -> None:
     for name, value in fields.items():
         setattr(entry, name, value)
     entry.save()
+
+
+def operator_stats(now=None) -> dict:
+    """Every tenant's queue, for operators: entries by status, placed ones by cluster, waiting ones by
+    priority, and the age of the oldest queued entry. Grouped queries; no tenant schema is entered."""
+    from django.db.models import Count, Min
+
+    now = now or timezone.now()
+    entries = QueueEntry.objects.order_by()
+    by_status = dict.fromkeys(Status.values, 0)
+    by_status |= dict(entries.values_list("status").annotate(n=Count("id")))
+    placed = entries.filter(status=Status.PLACED).values_list("cluster__name").annotate(n=Count("id"))
+    waiting = entries.filter(status__in=(Status.QUEUED, Status.RETRY_WAIT))
+    oldest = entries.filter(status=Status.QUEUED).aggregate(oldest=Min("queued_at"))["oldest"]
+    return {
+        "by_status": by_status,
+        "by_cluster": dict(sorted(placed)),
+        "by_priority": dict(waiting.values_list("priority").annotate(n=Count("id"))),
+        "oldest_queued_age_seconds": None if oldest is None else max(int((now - oldest).total_seconds()), 0),
+        "generated_at": now,
+    }

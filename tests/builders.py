@@ -83,3 +83,14 @@ def make_workset(tenant, *, state: str = "queued", actor=None, **spec_overrides)
         for step in WORKSET_PATHS[state]:
             workset.transition_to(step, reason="test")
     return workset
+
+
+def run_spec(samples: list[dict], pipeline: str, **overrides) -> dict:
+    """A spec over samples that are really in the bucket, for worksets that run."""
+    return {
+        "spec_version": 1,
+        "name": f"{pipeline} run",
+        "pipeline": pipeline,
+        "reference_genome": "GRCh38",
+        "samples": samples,
+    } | overrides

@@ -194,6 +194,22 @@ class QueueEntry(models.Model):
         return f"{self.tenant_id}/{self.workset_code} ({self.status})"
 
 
+class DeadLetterManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(status=QueueEntry.Status.DEAD_LETTER)
+
+
+class DeadLetter(QueueEntry):
+    """The dead-letter queue, as operators see it in the admin."""
+
+    objects = DeadLetterManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead letter"
+        verbose_name_plural = "dead-letter queue"
+
+
 class SlotCounter(models.Model):
     """Places in use, per scope: ``global``, ``tenant:<id>``, ``cluster:<id>``.
 
