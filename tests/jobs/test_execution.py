@@ -5,6 +5,8 @@ usage ledger; a failing one is diagnosed, retried from its failed step with back
 Celery is eager here and the test drives the periodic tasks (dispatch, poll) itself, as beat would."""
 
 import io
+import json
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -98,3 +100,31 @@ def test_mallory_cannot_read_alphas_diagnosis(world, api_for, alice, local_clust
     mallory = api_for(world.mallory, world.other)
     assert mallory.get(f"/api/v1/worksets/{code}/diagnosis").status_code == 404
     assert alice.get(f"/api/v1/worksets/{code}/diagnosis").status_code == 200
+
+
+def test_cancelling_a_running_workset_stops_its_step_and_frees_its_place(
+    world, alice, local_cluster, inputs, submit, drive, settings, django_capture_on_commit_callbacks
+):
+    from jobs.backends.local import LocalBackend, group_alive
+
+    settings.RUNYARD_TEST_PIPELINE_SECONDS = 60
+    code = submit(run_spec(inputs[:1], "test_help"))
+    running = drive(code, until={State.RUNNING})
+    backend = LocalBackend()
+    pgid = wait_for_step_group(Path(running.run_handle["run_dir"]) / "steps" / "help.json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice.post(f"/api/v1/worksets/{code}/cancel", {"reason": "wrong samples"}, format="json")
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    assert not group_alive(pgid)
+    assert backend.poll(running.run_handle).state == "cancelled"
+    assert not QueueEntry.objects.filter(workset_code=code).exists()
+    assert SlotCounter.objects.get(scope=f"cluster:{local_cluster.pk}").used == 0
+
+
+def wait_for_step_group(marker: Path, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker.exists() and (pgid := json.loads(marker.read_text()).get("pgid")):
+            return pgid
+        time.sleep(0.05)
+    raise AssertionError(f"{marker} did not appear")
