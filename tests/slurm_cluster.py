@@ -33,7 +33,11 @@ def slurm_cluster():
     base = Path(tempfile.mkdtemp(prefix="runyard-slurm-"))  # not pytest's rotating tmp: it outlives others
     try:
         started = subprocess.run(
-            [SCRIPTS / "slurm-up.sh", base], capture_output=True, text=True, timeout=120, check=False
+            [SCRIPTS / "slurm-up.sh", base, str(os.getpid())],  # killed before teardown: it stops itself
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if started.returncode != 0:
             pytest.fail(f"slurm-up.sh failed:\n{started.stdout}{started.stderr}")

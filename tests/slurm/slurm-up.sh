@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Start a private single-node Slurm (munged + slurmctld + slurmd) under BASE_DIR, for tests and local trials.
 #
-#   tests/slurm/slurm-up.sh BASE_DIR     prints the slurm.conf path (export SLURM_CONF=<it> to use the cluster)
-#   tests/slurm/slurm-down.sh BASE_DIR   stops it again
+#   tests/slurm/slurm-up.sh BASE_DIR [OWNER_PID]   prints the slurm.conf path (export SLURM_CONF=<it>)
+#   tests/slurm/slurm-down.sh BASE_DIR               stops it again
+#
+# With OWNER_PID (the test session's pid), a detached watcher stops the cluster once that process is gone, so
+# a session killed before its teardown leaves no daemons behind.
 #
 # Everything lives under BASE_DIR (key, sockets, pid/state/spool/log files) and the daemons listen on free ports,
 # so several clusters can run side by side (parallel test sessions). No systemd, no cgroups: Debian's
@@ -10,7 +13,8 @@
 # memory (`slurmd -C`). On any failure the daemons started so far are stopped again.
 set -euo pipefail
 
-base="${1:?usage: slurm-up.sh BASE_DIR}"
+base="${1:?usage: slurm-up.sh BASE_DIR [OWNER_PID]}"
+owner="${2:-}"
 mkdir -p "$base"
 base="$(cd "$base" && pwd)"  # slurmctld -f needs an absolute path
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -97,6 +101,10 @@ slurmd -c -f "$conf" -N "$node"
 for _ in $(seq 1 100); do
     if scontrol ping 2>/dev/null | grep -q "is UP" \
         && sinfo -h -N -o "%T" 2>/dev/null | grep -qE "^(idle|mixed|allocated)"; then
+        if [ -n "$owner" ]; then
+            setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2" "$3"' \
+                watch-owner "$owner" "$here/slurm-down.sh" "$base" </dev/null >/dev/null 2>&1 &
+        fi
         echo "$conf"
         exit 0
     fi
