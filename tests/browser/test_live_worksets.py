@@ -45,17 +45,24 @@ def committed(tenant, change) -> None:
         raise failures[0]
 
 
-def queued_workset(world) -> Workset:
-    made = []
+@pytest.fixture
+def queued_workset(world):
+    """Makes committed queued worksets with three pending steps; deletes them afterwards, so tests that
+    count alpha's running or failed worksets never meet them."""
+    made: list[Workset] = []
 
-    def make():
-        workset = make_workset(world.tenant, state="queued", name=f"Live {uuid4().hex[:6]}")
-        for position, name in enumerate(STEPS, start=1):
-            WorksetStep.objects.create(workset=workset, position=position, name=name)
-        made.append(workset)
+    def make() -> Workset:
+        def create():
+            workset = make_workset(world.tenant, state="queued", name=f"Live {uuid4().hex[:6]}")
+            for position, name in enumerate(STEPS, start=1):
+                WorksetStep.objects.create(workset=workset, position=position, name=name)
+            made.append(workset)
 
-    committed(world.tenant, make)
-    return made[0]
+        committed(world.tenant, create)
+        return made[-1]
+
+    yield make
+    committed(world.tenant, lambda: Workset.objects.filter(pk__in=[w.pk for w in made]).delete())
 
 
 def start_running(workset: Workset) -> None:
@@ -71,8 +78,10 @@ def open_live(page: Page, url: str) -> None:
     page.evaluate("window.__notReloaded = true")
 
 
-def test_the_workset_page_follows_state_steps_and_log_without_reload(page, portal_server, world, shots_dir):
-    workset = queued_workset(world)
+def test_the_workset_page_follows_state_steps_and_log_without_reload(
+    page, portal_server, world, queued_workset, shots_dir
+):
+    workset = queued_workset()
     sign_in(page, portal_server, "alice@example.com")
     open_live(page, portal_server.url("alpha", f"/worksets/{workset.code}/"))
     state = page.locator("[data-live-state]")
@@ -101,8 +110,8 @@ def test_the_workset_page_follows_state_steps_and_log_without_reload(page, porta
     page.screenshot(path=shots_dir / "workset-live-dark.png", full_page=True)
 
 
-def test_a_row_of_the_list_follows_its_workset_without_reload(page, portal_server, world):
-    workset = queued_workset(world)
+def test_a_row_of_the_list_follows_its_workset_without_reload(page, portal_server, world, queued_workset):
+    workset = queued_workset()
     sign_in(page, portal_server, "carol@example.com")  # a viewer watches too
     open_live(page, portal_server.url("alpha", "/worksets/"))
     row = page.locator(f'[data-workset-row="{workset.code}"]')
@@ -117,13 +126,13 @@ def test_a_row_of_the_list_follows_its_workset_without_reload(page, portal_serve
     expect(row.locator("[data-live-state]")).to_have_text("failed")
     expect(page.locator("[data-live-new]")).to_be_hidden()
 
-    queued_workset(world)  # submitted while the list is open: not a row yet
+    queued_workset()  # submitted while the list is open: not a row yet
     expect(page.locator("[data-live-new]")).to_be_visible()
     assert page.evaluate(NOT_RELOADED)
 
 
-def test_the_dashboard_counts_follow_the_queue_without_reload(page, portal_server, world):
-    workset = queued_workset(world)
+def test_the_dashboard_counts_follow_the_queue_without_reload(page, portal_server, world, queued_workset):
+    workset = queued_workset()
     sign_in(page, portal_server, "bob@example.com")
     open_live(page, portal_server.url("alpha", "/"))
     running, queued = page.get_by_test_id("count-running"), page.get_by_test_id("count-queued")
