@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (the engine tests' fixtures are imported, then named as arguments)
 """Notifications from the real execution engine: a failing workset, run and dead-lettered, opens Linear
 issues and posts every event to a webhook; its submitter gets the failure emails. The event names the
 engine uses are the ones the channels listen to (the prior art's Linear channel never fired)."""
@@ -8,7 +7,6 @@ from django_tenants.utils import tenant_context
 
 from jobs.models import State
 from jobs.notifications.models import Channel, Delivery
-from tests.jobs.test_execution import cluster, drive, home, inputs, spec, submit  # noqa: F401 (fixtures)
 from tests.jobs.test_notifications import LINEAR_CREATED
 from tests.recording_server import RecordingServer
 
@@ -16,14 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_dead_lettered_workset_reaches_linear_webhooks_and_its_submitter(
-    world,
-    alice,
-    cluster,
-    inputs,
-    home,
-    submit,
-    drive,
-    mailoutbox,
+    world, local_cluster, inputs, submit, drive, mailoutbox
 ):
     with RecordingServer([(200, LINEAR_CREATED)]) as linear, RecordingServer() as hook:
         with tenant_context(world.tenant):
@@ -31,7 +22,8 @@ def test_a_dead_lettered_workset_reaches_linear_webhooks_and_its_submitter(
                 kind="linear", name="Linear", url=linear.url, linear_api_key="k", linear_team_id="t"
             )
             Channel.objects.create(kind="webhook", name="Hook", url=hook.url)
-        code = submit(spec(inputs[:1], "test_fail", max_retries=0))
+        document = {"spec_version": 1, "name": "Drill", "pipeline": "test_fail", "reference_genome": "GRCh38"}
+        code = submit(document | {"samples": inputs[:1], "max_retries": 0})
         assert drive(code).state == State.DEAD_LETTER
 
     events = [request.headers["x-runyard-event"] for request in hook.requests]
