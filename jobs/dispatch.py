@@ -38,6 +38,10 @@ class Report:
         return len(self.placed) + len(self.held)
 
 
+class _Stale(Exception):
+    """The entry says queued but its workset is not (moved outside the dispatcher, or gone)."""
+
+
 class _Stop(Exception):
     """No more decisions are possible this run (the global limit is reached)."""
 
@@ -112,6 +116,19 @@ def _decide(entry: QueueEntry, report: Report, blocked: _Blocked) -> None:
         _wait(entry, report, f"Waiting: {tenant.name} is {tenant.status}.")
         return
     limit = settings.RUNYARD_MAX_RUNNING_WORKSETS
+    try:
+        reason = _take_places(entry, report, blocked, quota, limit)
+    except _Stale:  # the index was behind the workset: heal it
+        entry.delete()
+        return
+    if reason is not None:
+        blocked.entries.append(entry.pk)
+        _wait(entry, report, reason)
+
+
+def _take_places(entry: QueueEntry, report: Report, blocked: _Blocked, quota, limit: int) -> str | None:
+    """Places of the global limit, the tenant and a cluster, then the dispatch; the wait reason if not."""
+    tenant = entry.tenant
     with transaction.atomic():  # a savepoint: places taken below are given back if this one cannot go
         if not queue.take_slot(queue.GLOBAL, limit):
             raise _Stop(f"Waiting: the global limit of {limit} running worksets is reached.")
@@ -123,9 +140,7 @@ def _decide(entry: QueueEntry, report: Report, blocked: _Blocked) -> None:
             reason = _place(entry, report, blocked)
             if reason is not None:
                 transaction.set_rollback(True)
-    if reason is not None:
-        blocked.entries.append(entry.pk)
-        _wait(entry, report, reason)
+    return reason
 
 
 def _place(entry: QueueEntry, report: Report, blocked: _Blocked) -> str | None:
@@ -155,13 +170,13 @@ def _dispatch(entry: QueueEntry, cluster: Cluster, reason: str, report: Report) 
     with schema_context(schema):
         workset = Workset.objects.filter(code=entry.workset_code).first()
         if workset is None or workset.state != State.QUEUED:
-            return f"Not dispatched: the workset is {workset.state if workset else 'gone'}."
+            raise _Stale(f"the workset is {workset.state if workset else 'gone'}")
         try:
             workset.transition_to(
                 State.DISPATCHED, reason=reason, cluster=cluster.name, dispatch_reason=reason
             )
         except IllegalTransition as moved:
-            return f"Not dispatched: the workset moved to {moved.current}."
+            raise _Stale(f"the workset moved to {moved.current}") from moved
     entry.status, entry.cluster, entry.placed_at, entry.reason = (
         QueueEntry.Status.PLACED,
         cluster,

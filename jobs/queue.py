@@ -17,6 +17,12 @@ from jobs.catalog.models import QueueEntry, SlotCounter
 Status = QueueEntry.Status
 RANKS = {"urgent": 0, "normal": 1, "low": 2}
 GLOBAL = "global"
+# States in which a workset holds no place; and those in which it leaves the index altogether (a failure
+# is followed, in the same transaction, by a retry wait or a dead letter, which put it back).
+_LEAVES_ITS_PLACE = frozenset(
+    {"queued", "failed", "retry_wait", "dead_letter", "completed", "cancelled", "archived", "billing_hold"}
+)
+_LEAVES_THE_QUEUE = frozenset({"failed", "completed", "cancelled", "archived", "billing_hold"})
 
 
 def tenant_scope(tenant_id: int) -> str:
@@ -52,17 +58,17 @@ def follow_transition(workset, source: str, target: str) -> None:
     tenant_id = current_tenant_id()
     entry = QueueEntry.objects.select_for_update().filter(tenant_id=tenant_id, workset_code=workset.code)
     entry = entry.first()
-    if target in (State.FAILED, State.RETRY_WAIT, State.DEAD_LETTER, State.QUEUED) and entry:
+    if entry is not None and target in _LEAVES_ITS_PLACE:
         give_back(entry)
     if target == State.QUEUED:
-        _queue(workset, tenant_id, entry)
-    elif target == State.RETRY_WAIT and entry:
-        _update(entry, status=Status.RETRY_WAIT, not_before=workset.retry_at, reason="Waiting to retry.")
-    elif target == State.DEAD_LETTER and entry:
-        diagnosis = workset.diagnosis
-        _update(entry, status=Status.DEAD_LETTER, failure_code=workset.failure_code, diagnosis=diagnosis)
-    elif target in (State.COMPLETED, State.CANCELLED, State.ARCHIVED, State.BILLING_HOLD) and entry:
-        give_back(entry)
+        _upsert(workset, tenant_id, entry, status=Status.QUEUED, not_before=None, reason="")
+    elif target == State.RETRY_WAIT:
+        waiting = {"status": Status.RETRY_WAIT, "not_before": workset.retry_at, "reason": "Waiting to retry."}
+        _upsert(workset, tenant_id, entry, **waiting)
+    elif target == State.DEAD_LETTER:
+        diagnosis, code = workset.diagnosis, workset.failure_code
+        _upsert(workset, tenant_id, entry, status=Status.DEAD_LETTER, failure_code=code, diagnosis=diagnosis)
+    elif target in _LEAVES_THE_QUEUE and entry is not None:
         entry.delete()
 
 
@@ -75,18 +81,15 @@ def current_tenant_id() -> int:
     return Tenant.objects.only("pk").get(schema_name=connection.schema_name).pk
 
 
-def _queue(workset, tenant_id: int, entry: QueueEntry | None) -> None:
-    fields = {
+def _upsert(workset, tenant_id: int, entry: QueueEntry | None, **fields) -> None:
+    fields |= {
         "workset_name": workset.name,
         "pipeline": workset.pipeline,
         "priority": workset.priority,
         "rank": RANKS.get(workset.priority, RANKS["normal"]),
         "preferred_cluster": workset.preferred_cluster,
-        "status": Status.QUEUED,
-        "not_before": None,
         "cluster": None,
         "placed_at": None,
-        "reason": "",
     }
     if entry is None:
         QueueEntry.objects.create(

@@ -192,3 +192,12 @@ def test_a_cancelled_queued_workset_leaves_the_queue(world, cluster, django_capt
     assert not QueueEntry.objects.filter(workset_code=workset.code).exists()
     cluster()
     assert dispatch().placed == []
+
+
+def test_worksets_moved_outside_the_dispatcher_leave_no_stale_entry_behind(world, cluster):
+    failed = make_workset(world.tenant, state="failed")
+    assert not QueueEntry.objects.filter(workset_code=failed.code).exists()
+    running = make_workset(world.tenant, state="running")  # moved by hand, as the demo's history does
+    cluster()
+    assert dispatch().placed == []
+    assert not QueueEntry.objects.filter(workset_code=running.code).exists()
