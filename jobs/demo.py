@@ -1,7 +1,10 @@
-"""Demo worksets for ``runyard demo``: a few of acme's worksets in different states, over the demo FASTQs.
+"""Demo worksets for ``runyard demo``: a few of acme's worksets in different states, over the demo FASTQs,
+and a FASTQ QC workset ready for alice to submit, which the demo's local cluster really runs.
 
-Submitted through ``jobs.services`` like any other, then moved along legal transitions by the system
-(actor None), as the execution backend will. Idempotent: a demo workset already there (by name) is kept.
+The history worksets are submitted through ``jobs.services`` like any other, then moved along legal
+transitions by the system (actor None) to give the estimates a history; their pipelines (germline, somatic,
+rnaseq) do not run here, and the demo cluster says so: it runs only the pipelines this machine can run.
+Idempotent: a demo workset already there (by name) is kept.
 """
 
 from dataclasses import dataclass
@@ -10,6 +13,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from jobs.catalog.models import Cluster
 from jobs.models import State, Workset
 from jobs.services import create_workset
 from tenants import demo_data
@@ -38,14 +42,39 @@ DEMO_WORKSETS = (
 )
 
 
+QC_WORKSET = DemoWorkset("GIAB trio QC", demo_data.SAMPLES, "fastq_qc", ())
+DEMO_CLUSTER = "demo-local"
+RUNNABLE_HERE = ["fastq_qc", "test_help", "test_fail"]  # what jobs.pipelines runs on the local backend
+
+
 def seed_demo_worksets(tenant: Tenant) -> int:
-    """Create the demo worksets that are missing (run in the tenant's schema); return how many were made."""
+    """Create the demo worksets that are missing (run in the tenant's schema); return how many were made.
+    The QC workset is validated, not submitted: submitting it is alice's part of the demo."""
     made = 0
     for demo in DEMO_WORKSETS:
         if not Workset.objects.filter(name=demo.name).exists():
             _make(tenant, demo)
             made += 1
+    if not Workset.objects.filter(name=QC_WORKSET.name).exists():
+        create_workset(tenant, _spec(QC_WORKSET), actor=None, submit=False)
+        made += 1
     return made
+
+
+def ensure_demo_cluster() -> Cluster:
+    """The cluster the demo's worker runs worksets on: local subprocesses, for the pipelines that run here.
+    Registered after the history is seeded, so the dispatcher never picks up a history workset."""
+    cluster, _ = Cluster.objects.get_or_create(
+        name=DEMO_CLUSTER,
+        defaults={
+            "backend": Cluster.Backend.LOCAL,
+            "region": "local",
+            "usd_per_vcpu_hour": Decimal("0.048"),
+            "capacity": 2,
+            "pipelines": RUNNABLE_HERE,
+        },
+    )
+    return cluster
 
 
 def _spec(demo: DemoWorkset) -> dict:

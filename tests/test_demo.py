@@ -23,6 +23,8 @@ import pytest
 START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 30
 USERS = ("alice@example.com", "bob@example.com", "admin@example.com")
+QC_TIMEOUT_SECONDS = 90
+SETTLED = ("completed", "dead_letter", "cancelled", "failed")
 
 
 def free_port() -> int:
@@ -146,6 +148,32 @@ def check_acme_files_and_usage(demo: DemoRun, password: str) -> None:
         assert usage["categories"] and float(usage["total"]) > 0, usage
         worksets = web.get("/api/v1/worksets", params={"state": ["queued", "completed", "failed"]}).json()
         assert {"queued", "completed", "failed"} <= {w["state"] for w in worksets["results"]}, worksets
+        run_the_qc_workset(demo, web)
+
+
+def run_the_qc_workset(demo: DemoRun, web: httpx.Client) -> None:
+    """alice submits the demo's QC workset; the demo's worker runs it on the local cluster to completion,
+    with results in her bucket and the measured cost on its page. A later demo finds it completed."""
+    ready = web.get("/api/v1/worksets", params={"state": "validated", "pipeline": "fastq_qc"}).json()
+    if not ready["results"]:
+        done = web.get("/api/v1/worksets", params={"state": "completed", "pipeline": "fastq_qc"}).json()
+        assert done["results"], "the QC workset is neither ready nor completed"
+        return
+    code = ready["results"][0]["code"]
+    submitted = web.post(f"/api/v1/worksets/{code}/submit", headers={"X-CSRFToken": web.cookies["csrftoken"]})
+    assert submitted.status_code == 200, submitted.text
+    deadline = time.monotonic() + QC_TIMEOUT_SECONDS
+    while (workset := web.get(f"/api/v1/worksets/{code}").json())["state"] not in SETTLED:
+        if time.monotonic() > deadline:
+            demo.fail(f"the QC workset is still {workset['state']} after {QC_TIMEOUT_SECONDS}s: {workset}")
+        time.sleep(0.5)
+    assert workset["state"] == "completed", workset
+    assert [step["status"] for step in workset["steps"]] == ["succeeded", "succeeded"]
+    assert workset["cluster"] == "demo-local" and workset["measured_cost_usd"] is not None
+    results = web.get("/api/v1/files", params={"prefix": f"results/{code}/qc/"}).json()
+    assert f"results/{code}/qc/summary.tsv" in {entry["key"] for entry in results["files"]}, results
+    page = web.get(f"/worksets/{code}/").text
+    assert f"${float(workset['measured_cost_usd']):.4f}" in page
 
 
 @pytest.fixture
@@ -202,7 +230,7 @@ def test_demo_serves_runs_tasks_stops_cleanly_and_reuses_its_data(runyard_home):
     assert sorted(credentials) == sorted(USERS)
     assert "Created tenant acme" in first
     assert "with 7 sample files under inputs/ (7 uploaded now), 30 days of usage" in first
-    assert "Demo worksets: 7 in different states (7 created now)" in first
+    assert "Demo worksets: 7 in different states and 'GIAB trio QC' ready to submit (8 created now)" in first
     assert all(credentials[email] in first for email in USERS)
 
     second = run_demo_once(runyard_home)

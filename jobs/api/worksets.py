@@ -107,6 +107,13 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         )
         return self._answer(workset, status.HTTP_201_CREATED)
 
+    @extend_schema(summary="Submit a workset stored with submit=false", request=None)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, code=None):
+        workset = self.get_object()
+        services.submit_workset(request.tenant, workset, actor=request.user)
+        return self._answer(workset)
+
     @extend_schema(summary="Cancel", request=CancelSerializer, responses=WorksetDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, code=None):

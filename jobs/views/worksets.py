@@ -18,6 +18,7 @@ from jobs import services
 from jobs.api.worksets import NewestFirst, WorksetFilter, transition_history
 from jobs.backends.base import SUCCEEDED
 from jobs.catalog.models import Pipeline
+from jobs.execution import diagnosis_report
 from jobs.forms import BLANK_ROWS, WorksetForm, initial_from, rows_of, sample_rows, samples_of
 from jobs.models import CANCELLABLE, RETRYABLE, IllegalTransition, State, Workset
 from jobs.validation import validate_workset
@@ -26,6 +27,7 @@ from tenants.models import Role
 
 PAGE_SIZE = 25
 ACTIONS = {
+    "submit": services.submit_workset,
     "cancel": services.cancel_workset,
     "retry": services.retry_workset,
     "archive": services.archive_workset,
@@ -79,6 +81,8 @@ def workset(request, code):
         "estimated_cost": (item.estimate or {}).get("cost_usd"),
         "spec_json": json.dumps(item.spec, indent=2),
         "problems": (item.validation or {}).get("problems") or [],
+        "diagnosis": diagnosis_report(item),
+        "can_submit": can_write and item.state == State.VALIDATED,
         "can_cancel": can_write and item.state in CANCELLABLE,
         "can_retry": can_write and item.state in RETRYABLE,
         "can_archive": can_write and item.can_go_to(State.ARCHIVED),

@@ -23,8 +23,9 @@
     return node;
   }
 
-  function money(value) {
-    return value === null || value === undefined || value === "" ? "—" : "$" + Number(value).toFixed(2);
+  function money(value, digits) {
+    if (value === null || value === undefined || value === "") return "—";
+    return "$" + Number(value).toFixed(digits || 2);
   }
 
   function setStatus(status) {
@@ -99,7 +100,7 @@
       node.hidden = workset.state === node.dataset.renderedState;
     });
     each(scope, "[data-live-cost-estimated]", function (node) { node.textContent = money(workset.estimated_cost_usd); });
-    each(scope, "[data-live-cost-measured]", function (node) { node.textContent = money(workset.measured_cost_usd); });
+    each(scope, "[data-live-cost-measured]", function (node) { node.textContent = money(workset.measured_cost_usd, 4); });
     if (steps.length) {
       each(scope, "[data-live-steps]", function (body) {
         body.replaceChildren.apply(body, steps.map(stepRow));

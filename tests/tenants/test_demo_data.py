@@ -95,7 +95,7 @@ def test_an_operators_budget_is_kept(world, s3_server):
 def test_demo_worksets_come_in_different_states_and_a_rerun_adds_none(world, s3_server):
     from django_tenants.utils import tenant_context
 
-    from jobs.demo import DEMO_WORKSETS, seed_demo_worksets
+    from jobs.demo import DEMO_WORKSETS, QC_WORKSET, seed_demo_worksets
     from jobs.models import Workset
     from tenants.services.demo import seed_demo_data
     from tests.builders import make_tenant
@@ -103,9 +103,10 @@ def test_demo_worksets_come_in_different_states_and_a_rerun_adds_none(world, s3_
     tenant = make_tenant("demo-worksets")
     seed_demo_data(tenant, actor=None, today=date(2025, 3, 15))
     with tenant_context(tenant):
-        assert seed_demo_worksets(tenant) == len(DEMO_WORKSETS)
+        assert seed_demo_worksets(tenant) == len(DEMO_WORKSETS) + 1
         states = set(Workset.objects.values_list("state", flat=True))
-        assert {"queued", "completed", "failed", "cancelled", "archived"} <= states
+        assert {"queued", "completed", "failed", "cancelled", "archived", "validated"} <= states
+        assert Workset.objects.get(name=QC_WORKSET.name).state == "validated"  # alice submits it
         completed = Workset.objects.filter(state="completed", measured_vcpu_hours__isnull=False)
         assert completed.count() == 3 and all(w.finished_at > w.started_at for w in completed)
         assert Workset.objects.get(state="archived").archived_from == "completed"
@@ -114,7 +115,7 @@ def test_demo_worksets_come_in_different_states_and_a_rerun_adds_none(world, s3_
         spec = Workset.objects.get(state="queued").spec
         assert estimate_workset(spec).basis == "from 3 past runs"  # the demo's completed germline runs
         assert seed_demo_worksets(tenant) == 0
-        assert Workset.objects.count() == len(DEMO_WORKSETS)
+        assert Workset.objects.count() == len(DEMO_WORKSETS) + 1
 
 
 def _the_sheet_makes_a_valid_workset(tenant, sheet: str) -> None:

@@ -109,12 +109,16 @@ class Command(BaseCommand):
 
     def seed_worksets(self) -> None:
         """A few worksets of acme in different states (jobs.demo; idempotent)."""
-        from jobs.demo import DEMO_WORKSETS, seed_demo_worksets
+        from jobs.demo import DEMO_CLUSTER, DEMO_WORKSETS, QC_WORKSET, ensure_demo_cluster, seed_demo_worksets
 
         tenant = Tenant.objects.get(slug=TENANT_SLUG)
         with tasks_inline(), schema_context(tenant.schema_name):
             made = seed_demo_worksets(tenant)
-        self.say(f"Demo worksets: {len(DEMO_WORKSETS)} in different states ({made} created now).")
+        ensure_demo_cluster()
+        self.say(
+            f"Demo worksets: {len(DEMO_WORKSETS)} in different states and {QC_WORKSET.name!r} ready to "
+            f"submit ({made} created now); cluster {DEMO_CLUSTER} runs them on this machine."
+        )
 
     def print_summary(self, port: int, credentials: dict[str, str], took: float) -> None:
         base = settings.RUNYARD_BASE_DOMAIN
