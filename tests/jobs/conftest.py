@@ -30,14 +30,14 @@ def bucket(world) -> Bucket:
 @pytest.fixture
 def home(settings, tmp_path):
     """Runs under this test's directory, retries without waiting; runs left over are cancelled after."""
-    from jobs.backends.local import LocalBackend
+    from jobs.backends import backend_for
 
     settings.RUNYARD_HOME = tmp_path
     settings.RUNYARD_RETRY_BASE_SECONDS = 0
     yield tmp_path
-    local = LocalBackend(tmp_path)
     for run_dir in tmp_path.glob("runs/*/*"):
-        local.cancel({"backend": "local", "run_dir": str(run_dir)})
+        kind = "slurm" if (run_dir / "slurm.lock").exists() else "local"
+        backend_for(kind).cancel({"backend": kind, "run_dir": str(run_dir)})
 
 
 @pytest.fixture

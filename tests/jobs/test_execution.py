@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django_tenants.utils import tenant_context
 
-from jobs.catalog.models import QueueEntry, SlotCounter
+from jobs.catalog.models import Cluster, QueueEntry, SlotCounter
 from jobs.models import State
 from tenants import demo_data
 from tenants.models import RateCard, UsageRecord
@@ -128,3 +128,38 @@ def wait_for_step_group(marker: Path, timeout: float = 30) -> int:
             return pgid
         time.sleep(0.05)
     raise AssertionError(f"{marker} did not appear")
+
+
+@pytest.mark.slurm
+def test_the_qc_workset_runs_the_same_way_on_a_real_slurm_cluster(
+    world, alice, bucket, inputs, submit, drive, slurm_cluster
+):
+    Cluster.objects.create(name="slurm-1", backend="slurm", region="us-east-1", usd_per_vcpu_hour="0.03")
+    code = submit(run_spec(inputs, "fastq_qc"))
+    workset = drive(code)
+
+    assert (workset.state, workset.cluster, workset.run_handle["backend"]) == (
+        "completed",
+        "slurm-1",
+        "slurm",
+    )
+    body = alice.get(f"/api/v1/worksets/{code}").json()
+    assert [(step["name"], step["status"]) for step in body["steps"]] == [
+        ("qc", "succeeded"),
+        ("summarise", "succeeded"),
+    ]
+    keys = {item.key for item in storage_for(bucket).list(f"results/{code}/qc/").objects}
+    assert f"results/{code}/qc/summary.tsv" in keys
+    booked = UsageRecord.objects.filter(tenant=world.tenant, reference__startswith=f"{code}/")
+    assert {r.reference for r in booked} <= {f"{code}/qc", f"{code}/summarise"}  # a step under 1 s books 0
+    assert sum(r.quantity for r in booked) == Decimal(body["measured_vcpu_hours"]) > 0
+
+
+@pytest.mark.slurm
+def test_a_failing_workset_on_slurm_is_diagnosed_retried_and_dead_lettered(
+    world, inputs, submit, drive, slurm_cluster
+):
+    Cluster.objects.create(name="slurm-1", backend="slurm", region="us-east-1", usd_per_vcpu_hour="0.03")
+    workset = drive(submit(run_spec(inputs[:1], "test_fail", max_retries=1)))
+    assert (workset.state, workset.failure_code, workset.auto_retries) == ("dead_letter", "WS-NET-001", 1)
+    assert workset.failed_step == "transfer"
