@@ -16,7 +16,6 @@ its changes are written, and each state change is a conditional update.
 
 from __future__ import annotations
 
-import logging
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,11 +32,13 @@ from jobs.backends.staging import StagingError, make_run, publish_results, stage
 from jobs.catalog.models import Cluster
 from jobs.diagnostics import RETRYABLE_CLASSES, diagnose, render_html, render_text
 from jobs.models import State, Workset, WorksetStep
+from jobs.notifications.services import notify
+from jobs.pipelines import UnknownPipeline
 from tenants.models import Bucket, Tenant, UsageRecord
 from tenants.services.billing import rate_card_for, unit_price
 from tenants.services.usage import record_usage
+from tenants.storage import ObjectNotFound, StorageError
 
-log = logging.getLogger(__name__)
 EXCERPT_BYTES = 16_384
 SECONDS_PER_HOUR = Decimal(3600)
 
@@ -62,16 +63,20 @@ def start_run(workset: Workset) -> Workset:
     if workset.state != State.DISPATCHED:
         return workset
     tenant = current_tenant()
-    run = make_run(connection.schema_name, workset.code, workset.spec)
     try:
+        run = make_run(connection.schema_name, workset.code, workset.spec)
         backend = backend_of(workset)
         run_dir = Path(backend.prepare(run))
         stage_inputs(Bucket.objects.get(tenant=tenant), run, run_dir / "work")
         handle = backend.submit(run)
     except BackendUnavailable as error:
         return _back_to_queue(workset, f"Cluster {workset.cluster} could not start it: {error}")
-    except (StagingError, OSError, LookupError) as error:
+    except UnknownPipeline as error:
+        return fail_run(workset, step="plan", excerpt=f"{error}: command not found on {workset.cluster}")
+    except (StagingError, ObjectNotFound) as error:
         return fail_run(workset, step="stage-inputs", excerpt=f"Input file missing: {error}")
+    except (StorageError, OSError) as error:  # the bucket or the run directory failed us: the text tells
+        return fail_run(workset, step="stage-inputs", excerpt=f"Staging inputs failed: {error}")
     with transaction.atomic():
         workset = _locked(workset)
         if workset.state != State.DISPATCHED:
@@ -281,12 +286,6 @@ def _dead_letter(workset: Workset, diagnosis) -> None:
 
 
 _rng = random.SystemRandom()
-
-
-def notify(event: str, *, workset: Workset, **details) -> None:
-    from jobs.notifications.services import notify as send
-
-    send(event, workset=workset, **details)
 
 
 def diagnosis_report(workset: Workset) -> dict | None:

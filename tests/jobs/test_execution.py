@@ -163,3 +163,11 @@ def test_a_failing_workset_on_slurm_is_diagnosed_retried_and_dead_lettered(
     workset = drive(submit(run_spec(inputs[:1], "test_fail", max_retries=1)))
     assert (workset.state, workset.failure_code, workset.auto_retries) == ("dead_letter", "WS-NET-001", 1)
     assert workset.failed_step == "transfer"
+
+
+def test_a_pipeline_its_cluster_cannot_run_is_a_configuration_failure(local_cluster, inputs, submit, drive):
+    workset = drive(
+        submit(run_spec(inputs[:1], "germline"))
+    )  # local-1 claims every pipeline; it has no germline
+    assert (workset.state, workset.failure_code, workset.failed_step) == ("dead_letter", "WS-CFG-103", "plan")
+    assert workset.auto_retries == 0
