@@ -230,6 +230,15 @@ def test_the_submitter_gets_an_email_with_a_link(world, alpha, announce, mailout
     assert len(mailoutbox) == 1
 
 
+def test_an_email_channel_gets_every_event_it_subscribed_to(world, alpha, announce, mailoutbox):
+    make_channel("email", email="lab-ops@example.com", events=["started"])
+    workset = make_workset(world.tenant, state="running")  # no submitter: only the channel hears of it
+    [delivery] = announce("started", workset=workset, cluster="local-1")
+    [mail] = mailoutbox
+    assert mail.to == ["lab-ops@example.com"] and mail.subject.endswith(f"({workset.code}) started")
+    assert "Cluster: local-1" in mail.body and delivery.channel is not None and delivery.status == "delivered"
+
+
 def test_preferences_decide_who_gets_email(world, alpha, announce, mailoutbox):
     workset = make_workset(world.tenant, state="completed", actor=world.bob)
     Preference.objects.create(user=world.bob, event="completed", email=False)
