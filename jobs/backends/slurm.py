@@ -155,7 +155,12 @@ class Job:
         return int(code) if code.isdigit() else None
 
     def elapsed_seconds(self) -> int | None:
-        return parse_duration(self.run_time) if self.started else None
+        """Slurm's run time, in whole seconds (its start and end times are truncated to the second). A job
+        that ran and finished counts at least 1 s: it held its CPUs, and 0 would make its work free."""
+        if not self.started:
+            return None
+        seconds = parse_duration(self.run_time)
+        return max(seconds, 1) if seconds is not None and self.final else seconds
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

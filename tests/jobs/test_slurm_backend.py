@@ -87,7 +87,7 @@ def test_test_help_runs_as_a_slurm_job_and_logs_its_usage(backend, slurm_cluster
     assert status.state == SUCCEEDED
     help_step = status.step("help")
     assert help_step.exit_code == 0 and help_step.started_at <= help_step.finished_at
-    assert help_step.vcpu_seconds is not None and help_step.vcpu_seconds >= 0
+    assert help_step.vcpu_seconds >= 1  # run time (whole seconds, at least 1 once it ran) × 1 CPU
     log = backend.log_excerpt(handle, "help")
     assert "Usage: python -m jobs.pipelines.test_help" in log and '"name": "Slurm help"' in log
     job = scontrol_job(slurm_cluster, handle["jobs"]["help"])
