@@ -1,10 +1,15 @@
 """Celery tasks of the worksets app: thin, run in the schema they were sent from (``send_in_schema`` names
 it explicitly when the sender is elsewhere, e.g. the dispatcher in public sending a start into a tenant)."""
 
+import logging
+
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from jobs.backends import BackendUnavailable
 from portal.celery import app
+
+log = logging.getLogger(__name__)
 
 
 def send_in_schema(schema: str, task, *args) -> None:
@@ -58,7 +63,11 @@ def poll_tenant_runs_task() -> dict[str, str]:
     states = {}
     for workset in Workset.objects.filter(state__in=(State.DISPATCHED, State.RUNNING)):
         run = start_run if workset.state == State.DISPATCHED else poll_run
-        states[workset.code] = run(workset).state
+        try:
+            states[workset.code] = run(workset).state
+        except BackendUnavailable as error:  # its cluster is out of reach: the others still get polled
+            log.warning("%s not polled: %s", workset.code, error)
+            states[workset.code] = f"unreachable: {error}"
     return states
 
 

@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def read_json(path: Path) -> dict | None:
 
 def write_json(path: Path, data: dict) -> None:
     """Atomically: readers never see half a marker."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     temporary.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(temporary, path)
 
@@ -220,8 +221,6 @@ class LocalBackend(ExecutionBackend):
     @staticmethod
     def _reap_later(process: subprocess.Popen) -> None:
         """Keep a reference so the child is reaped when it exits (no zombie in a long-lived worker)."""
-        import threading
-
         threading.Thread(target=process.wait, daemon=True).start()
 
     def poll(self, handle: Handle) -> RunStatus:
