@@ -48,7 +48,7 @@ def test_the_workset_page_shows_progress_steps_and_costs_for_each_role(client_fo
     assert html.count('<tr data-step="') == 3 and 'class="pill step-status step-running">running<' in html
     estimated = f"${Decimal(str(running.estimate['cost_usd'])):.2f}"
     assert f"<dd data-live-cost-estimated>{estimated}</dd>" in html
-    assert "<dd data-live-cost-measured>$1.23</dd>" in html
+    assert "<dd data-live-cost-measured>$1.2345</dd>" in html
     assert "Cost, estimated" in html and "Cost, measured" in html
     assert "data-live-log" in html and "js/live.js" in html
 

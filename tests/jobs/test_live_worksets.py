@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
@@ -33,6 +34,14 @@ def private_channel_layer():
     config = {**layer["CONFIG"], "prefix": f"test-live-{uuid4().hex[:8]}"}
     with override_settings(CHANNEL_LAYERS={"default": {**layer, "CONFIG": config}}):
         yield
+
+
+@pytest.fixture(autouse=True)
+def test_connection_stays_open(monkeypatch):
+    """Consumers call ``close_old_connections`` around every message and database call; on this thread
+    that is the test's connection, inside the test's transaction, and closing it would end the test.
+    Django's test client keeps it open for requests the same way."""
+    monkeypatch.setattr(connection, "close_if_unusable_or_obsolete", lambda: None)
 
 
 @pytest.fixture
