@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
 from jobs import live
-from jobs.models import State, Workset, WorksetStep
+from jobs.models import CANCELLABLE, State, Workset, WorksetStep
 from tests.browser.test_sign_in_and_tokens import THEME, sign_in
 from tests.builders import make_workset
 
@@ -47,8 +47,8 @@ def committed(tenant, change) -> None:
 
 @pytest.fixture
 def queued_workset(world):
-    """Makes committed queued worksets with three pending steps; deletes them afterwards, so tests that
-    count alpha's running or failed worksets never meet them."""
+    """Makes committed queued worksets with three pending steps; removes them afterwards, so tests that
+    count alpha's worksets or read the queue never meet them."""
     made: list[Workset] = []
 
     def make() -> Workset:
@@ -62,7 +62,14 @@ def queued_workset(world):
         return made[-1]
 
     yield make
-    committed(world.tenant, lambda: Workset.objects.filter(pk__in=[w.pk for w in made]).delete())
+    committed(world.tenant, lambda: remove(made))
+
+
+def remove(worksets: list[Workset]) -> None:
+    """Cancelled first, so the queue index lets go of them as it does of any cancelled workset; then gone."""
+    for workset in Workset.objects.filter(pk__in=[w.pk for w in worksets], state__in=CANCELLABLE):
+        workset.transition_to(State.CANCELLED, reason="browser test done")
+    Workset.objects.filter(pk__in=[w.pk for w in worksets]).delete()
 
 
 def start_running(workset: Workset) -> None:
