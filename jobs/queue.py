@@ -35,9 +35,13 @@ def cluster_scope(cluster_id: int) -> str:
 
 def take_slot(scope: str, limit: int) -> bool:
     """One more place in ``scope`` if fewer than ``limit`` are used. Holds the counter's row lock until the
-    transaction ends, so concurrent dispatchers wait for each other here and never overfill."""
-    SlotCounter.objects.get_or_create(scope=scope)
-    return bool(SlotCounter.objects.filter(scope=scope, used__lt=limit).update(used=F("used") + 1))
+    transaction ends, so concurrent dispatchers wait for each other here and never overfill. The row is
+    looked up (and made, the first time a scope is used) only when the update takes nothing."""
+    counter = SlotCounter.objects.filter(scope=scope, used__lt=limit)
+    if counter.update(used=F("used") + 1):
+        return True
+    SlotCounter.objects.get_or_create(scope=scope)  # full, or never used: then it starts at 0
+    return bool(counter.update(used=F("used") + 1))
 
 
 def give_back(entry: QueueEntry) -> None:
@@ -124,3 +128,11 @@ def operator_stats(now=None) -> dict:
         "oldest_queued_age_seconds": None if oldest is None else max(int((now - oldest).total_seconds()), 0),
         "generated_at": now,
     }
+
+
+def forget_deleted(sender, instance, **kwargs) -> None:
+    """A deleted workset leaves the index and gives back any place it held (connected to post_delete)."""
+    entry = QueueEntry.objects.filter(tenant_id=current_tenant_id(), workset_code=instance.code).first()
+    if entry is not None:
+        give_back(entry)
+        entry.delete()

@@ -5,7 +5,7 @@ from uuid import uuid4
 import pytest
 from django_tenants.utils import tenant_context
 
-from jobs.catalog.models import Cluster
+from jobs.catalog.models import Cluster, QueueEntry, SlotCounter
 from jobs.models import State, Workset
 from jobs.tasks import dispatch_task, poll_runs_task, send_in_schema
 from tenants import demo_data
@@ -75,7 +75,15 @@ def submit(alice, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def drive(world, home, django_capture_on_commit_callbacks):
+def fresh_queue(db):
+    """This test's queue only: entries and places of worksets other tests committed (browser tests submit for
+    real) are removed inside this test's transaction, so they are back once it rolls back."""
+    QueueEntry.objects.all().delete()
+    SlotCounter.objects.all().delete()
+
+
+@pytest.fixture
+def drive(world, home, fresh_queue, django_capture_on_commit_callbacks):
     """Run the periodic tasks (as beat would) until the workset reaches a state of ``until``."""
 
     def run(code: str, until=SETTLED, timeout: float = 90) -> Workset:

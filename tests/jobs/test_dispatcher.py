@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import tenant_context
 
-from jobs.catalog.models import Cluster, QueueEntry
+from jobs.catalog.models import Cluster, QueueEntry, SlotCounter
 from jobs.dispatch import dispatch
 from jobs.models import Workset
 from jobs.placement import Candidate, rank, why_none
@@ -97,7 +97,7 @@ def test_backoff_waits_between_half_and_all_of_the_ceiling_and_is_reproducible_w
 
 
 @pytest.fixture
-def cluster(db):
+def cluster(fresh_queue):
     def make(name="local-1", capacity=4, **fields) -> Cluster:
         defaults = {
             "backend": "local",
@@ -201,3 +201,14 @@ def test_worksets_moved_outside_the_dispatcher_leave_no_stale_entry_behind(world
     cluster()
     assert dispatch().placed == []
     assert not QueueEntry.objects.filter(workset_code=running.code).exists()
+
+
+def test_a_deleted_workset_leaves_the_queue_and_gives_back_its_places(world, cluster):
+    cluster()
+    workset = make_workset(world.tenant)
+    dispatch()
+    assert SlotCounter.objects.get(scope="global").used == 1
+    with tenant_context(world.tenant):
+        Workset.objects.filter(pk=workset.pk).delete()
+    assert not QueueEntry.objects.filter(workset_code=workset.code).exists()
+    assert SlotCounter.objects.get(scope="global").used == 0
