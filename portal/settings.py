@@ -197,6 +197,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Execution: place queued worksets (also sent on every submit and finished run), follow running ones.
     "dispatch": {"task": "jobs.dispatch_task", "schedule": float(RUNYARD_DISPATCH_SECONDS)},
     "poll-runs": {"task": "jobs.poll_runs_task", "schedule": float(RUNYARD_POLL_SECONDS)},
+    "resend-overdue-notifications": {
+        "task": "portal.fan_out_to_tenants",
+        "schedule": 300.0,
+        "args": ["notifications.resend_overdue_task"],
+    },
     "close-month": {
         "task": "tenants.close_month_task",
         "schedule": crontab(minute=20, hour=0, day_of_month=1),

@@ -212,6 +212,25 @@ def backoff_seconds(attempts: int) -> int:
     return max(1, round(random.uniform(ceiling / 2, ceiling)))  # noqa: S311 (jitter, not a secret)
 
 
+OVERDUE_AFTER = timedelta(minutes=5)
+
+
+def resend_overdue() -> list[int]:
+    """Send again the pending deliveries whose message was lost (a worker or the broker died holding it):
+    never tried and older than ``OVERDUE_AFTER``, or due for a retry that long ago. Sending is idempotent,
+    so a delivery whose message was merely slow is not sent twice."""
+    from jobs.notifications.tasks import deliver_notification_task
+
+    cutoff = timezone.now() - OVERDUE_AFTER
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING)
+    never_tried = pending.filter(attempts=0, created_at__lt=cutoff)
+    overdue = pending.filter(next_attempt_at__lt=cutoff)
+    ids = sorted(set(never_tried.values_list("pk", flat=True)) | set(overdue.values_list("pk", flat=True)))
+    for delivery_id in ids:
+        deliver_notification_task.delay(delivery_id)
+    return ids
+
+
 def attempt_delivery(delivery_id: int) -> int | None:
     """Send one pending delivery once; returns the seconds until the next try, or None when done.
 

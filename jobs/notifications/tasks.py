@@ -20,3 +20,11 @@ def deliver_notification_task(delivery_id: int) -> None:
     retry_in = attempt_delivery(delivery_id)
     if retry_in is not None:
         deliver_notification_task.apply_async(args=[delivery_id], countdown=retry_in)
+
+
+@app.task(name="notifications.resend_overdue_task", acks_late=True, time_limit=120)
+def resend_overdue_task() -> list[int]:
+    """Every few minutes per tenant (beat): deliveries whose message was lost are sent again."""
+    from jobs.notifications.services import resend_overdue
+
+    return resend_overdue()

@@ -321,3 +321,26 @@ def test_budget_alerts_reach_channels_and_respect_preferences(
     assert [m.to for m in mailoutbox] == [["bob@example.com"]]
     assert mailoutbox[0].subject == "Alpha: 80 % of this month's budget spent"
     assert "$8.00 of its $10.00" in mailoutbox[0].body
+
+
+def test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep(world, alpha, server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.notifications.tasks import resend_overdue_task
+
+    channel = make_channel(url=server.url)
+    workset = failed_workset(world)
+    lost = notify("failed", workset=workset)  # the transaction never commits here: no message was sent
+    fresh = notify("failed", workset=workset)
+    Delivery.objects.filter(pk__in=[d.pk for d in lost]).update(
+        created_at=timezone.now() - timedelta(minutes=6)
+    )
+    assert server.requests == []
+    resend_overdue_task.delay()
+    connection.set_schema(world.tenant.schema_name)
+    assert Delivery.objects.get(pk__in=[d.pk for d in lost], channel=channel).status == "delivered"
+    assert len(server.requests) == 1
+    waiting = Delivery.objects.get(pk__in=[d.pk for d in fresh], channel=channel)
+    assert waiting.status == "pending"  # not overdue yet: its message may still come
