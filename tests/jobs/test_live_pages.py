@@ -78,8 +78,11 @@ def test_mallory_gets_404_for_alphas_workset_page(client_for, world, running):
 def test_the_dashboard_counts_worksets_and_shows_the_months_cost_for_each_role(client_for, world, role):
     with tenant_context(world.tenant):
         Workset.objects.all().delete()
-    for state in ("running", "dispatched", "queued", "queued", "retry_wait", "failed", "completed"):
-        make_workset(world.tenant, state=state)
+    made = {
+        state: make_workset(world.tenant, state=state)
+        for state in ("running", "dispatched", "queued", "retry_wait", "failed", "completed")
+    }
+    make_workset(world.tenant, state="queued")
     start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     record_usage(
         world.tenant,
@@ -99,3 +102,7 @@ def test_the_dashboard_counts_worksets_and_shows_the_months_cost_for_each_role(c
     assert f'data-testid="cost-to-date">${cost:.2f}<' in html and cost == Decimal("4.00")
     assert f"Cost {timezone.now():%B %Y} so far" in html
     assert 'data-stats-url="/api/v1/queue/stats" data-usage-url="/api/v1/usage"' in html
+    assert 'href="/worksets/?state=queued&amp;state=retry_wait">Show them' in html
+    listed = client_for(getattr(world, role)).get("/worksets/?state=queued&state=retry_wait").content.decode()
+    assert made["queued"].code in listed and made["retry_wait"].code in listed
+    assert made["running"].code not in listed
