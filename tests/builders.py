@@ -94,3 +94,33 @@ def run_spec(samples: list[dict], pipeline: str, **overrides) -> dict:
         "reference_genome": "GRCh38",
         "samples": samples,
     } | overrides
+
+
+def committed(tenant, change):
+    """Run ``change`` in its own thread, in ``tenant``'s schema (None: public): its own connection, outside
+    the test's transaction, so what it writes commits and other processes (daphne, workers) see it."""
+    import threading
+
+    from django.db import connections
+    from django_tenants.utils import tenant_context
+
+    results, failures = [], []
+
+    def run():
+        try:
+            if tenant is None:
+                results.append(change())
+            else:
+                with tenant_context(tenant):
+                    results.append(change())
+        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+    return results[0]

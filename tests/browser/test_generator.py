@@ -16,6 +16,7 @@ from jobs.models import Workset
 from tenants.models import Bucket
 from tenants.storage import storage_for
 from tests.browser.test_sign_in_and_tokens import sign_in
+from tests.builders import committed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
@@ -156,6 +157,7 @@ def test_alice_checks_estimates_and_submits_a_workset_and_sees_it_queued(
     with tenant_context(world.tenant):
         workset = Workset.objects.get(name=name)
     assert workset.state == "queued" and page.url.endswith(f"/worksets/{workset.code}/")
+    committed(world.tenant, lambda: Workset.objects.filter(pk=workset.pk).delete())  # off the queue again
     assert [s["fastq_r1"] for s in workset.spec["samples"]] == [
         prefix + "NA1_R1.fq.gz",
         prefix + "NA2_R1.fq.gz",

@@ -5,44 +5,20 @@ update crosses from this process to the server's socket). The pages redraw witho
 A page marks itself with a window property first: if it reloaded, the property would be gone.
 """
 
-import threading
 from uuid import uuid4
 
 import pytest
-from django.db import connections
-from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
 from jobs import live
 from jobs.models import CANCELLABLE, State, Workset, WorksetStep
 from tests.browser.test_sign_in_and_tokens import THEME, sign_in
-from tests.builders import make_workset
+from tests.builders import committed, make_workset
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 STEPS = ("fetch", "align", "call")
 NOT_RELOADED = "window.__notReloaded === true"
-
-
-def committed(tenant, change) -> None:
-    """Run ``change`` in its own thread: its own connection, outside this test's transaction, so it commits
-    (and its live update is sent) as the execution engine's would."""
-    failures = []
-
-    def run():
-        try:
-            with tenant_context(tenant):
-                change()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failures:
-        raise failures[0]
 
 
 @pytest.fixture
