@@ -58,10 +58,16 @@ def run_directory(home: Path | str, schema: str, workset_code: str) -> Path:
     return Path(home) / "runs" / schema / workset_code
 
 
+# What a step may inherit from the worker: how to find programs and speak the locale, nothing more. The
+# worker's own environment holds the database URL, storage keys and the secret key; steps never need them.
+INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV"})
+
+
 def child_environment() -> dict[str, str]:
-    """The environment of the supervisor and the steps: this one, with the project importable."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    """The environment of the supervisor and the steps (and of Slurm's commands, whose jobs inherit it):
+    the allowed part of this one, locale settings, and the project importable."""
+    env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -17,8 +17,9 @@ The worker talks to Slurm only through its commands (``sbatch``, ``scontrol``, `
 ``SLURM_CONF`` from the settings; ``sacct`` is not used, so no slurmdbd is needed. A job is submitted with
 ``--no-requeue`` (a step that lost its node fails with NODE_FAIL and the run is retried from that step,
 instead of Slurm rerunning it behind our back) and ``--kill-on-invalid-dep=yes`` (the steps after a failed
-one are cancelled by Slurm rather than left pending for ever). Steps get the worker's environment
-(``--export=ALL``) with the project on ``PYTHONPATH``, as on ``local``.
+one are cancelled by Slurm rather than left pending for ever). Steps get the environment of the sbatch
+call (``--export=ALL``), which is ``local.child_environment()``: paths and locale with the project on
+``PYTHONPATH``, never the worker's secrets, as on ``local``.
 """
 
 from __future__ import annotations

@@ -311,3 +311,14 @@ def test_poll_says_failed_when_the_supervisor_and_the_step_are_both_gone(backend
     os.killpg(marker["pgid"], signal.SIGKILL)
     status = wait_until(lambda: (s := backend.poll(handle)).state == FAILED and s)
     assert "gone" in status.step("help").message
+
+
+def test_steps_never_inherit_the_workers_secrets(backend, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:hunter2@db/runyard")
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", "hunter2")
+    plan = PipelinePlan("env", (Step("env", (sys.executable, "-c", "import os; print(sorted(os.environ))")),))
+    handle = backend.submit(make_run("alpha", new_code(), {"samples": []}, plan=plan))
+    assert finished(backend, handle).state == SUCCEEDED
+    printed = backend.log_excerpt(handle, "env")
+    assert "DATABASE_URL" not in printed and "S3_SECRET_ACCESS_KEY" not in printed
+    assert "'PATH'" in printed and "'PYTHONPATH'" in printed
