@@ -239,7 +239,8 @@ class LocalBackend(ExecutionBackend):
             status = marker.get("status", PENDING)
             message = marker.get("message", "")
             if status == RUNNING and not supervised and not pid_alive(marker.get("pid")):
-                status, message = FAILED, "The supervisor and the step are gone (the host restarted?)."
+                # Worded as a node failure (WS-CLU-001, transient): the run is retried from this step.
+                status, message = FAILED, "Lost contact with node: supervisor and step gone (restarted?)."
             steps.append(
                 StepStatus(
                     name=name,

@@ -311,6 +311,7 @@ def test_poll_says_failed_when_the_supervisor_and_the_step_are_both_gone(backend
     os.killpg(marker["pgid"], signal.SIGKILL)
     status = wait_until(lambda: (s := backend.poll(handle)).state == FAILED and s)
     assert "gone" in status.step("help").message
+    assert diagnose(status.step("help").message).code == "WS-CLU-001"  # retried, as a lost node is
 
 
 def test_steps_never_inherit_the_workers_secrets(backend, monkeypatch):
