@@ -6,7 +6,9 @@ dispatcher holds (``select_for_update(skip_locked=True)``, priority then age), t
 limit, of the tenant's ``max_concurrent_worksets`` and of the chosen cluster's capacity with conditional
 updates (``jobs.queue.take_slot``), and moves the workset queued → dispatched with the conditional update of
 ``Workset.transition_to``, all in one transaction. So a workset is dispatched once, and no limit overfills.
-The start of the run is sent after commit.
+The workset is moved first and the places are taken last, just before the commit: the counters' row locks,
+which every dispatcher waits for, are held only that long (bench/dispatcher.py). The start of the run is
+sent after commit.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
 from jobs import placement, queue
 from jobs.catalog.models import Cluster, QueueEntry, SlotCounter
-from tenants.models import Bucket, Tenant
+from tenants.models import Bucket, Quota, Tenant
 from tenants.services.quotas import quota_of
 
 
@@ -50,14 +52,14 @@ def dispatch(*, limit: int = 200) -> Report:
     """Requeue retries that are due, then place up to ``limit`` queued worksets."""
     report = Report()
     requeue_due_retries(report)
-    blocked = _Blocked()
+    blocked, known = _Blocked(), _Known()
     while report.decisions < limit:
         try:
             with transaction.atomic():
                 entry = _claim(blocked)
                 if entry is None:
                     break
-                _decide(entry, report, blocked)
+                _decide(entry, report, blocked, known)
         except _Stop as stop:
             report.waiting["*"] = str(stop)
             break
@@ -95,6 +97,33 @@ class _Blocked:
     entries: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Known:
+    """What this run reads once instead of at every decision: the clusters, and each tenant's quota and
+    bucket region. A run lasts seconds and the next one reads them afresh; the places themselves are
+    always taken on the counters, so an edit made meanwhile can delay a decision, never overfill."""
+
+    _clusters: dict[str, Cluster] | None = None
+    _quotas: dict[int, Quota] = field(default_factory=dict)
+    _regions: dict[int, str] = field(default_factory=dict)
+
+    def clusters(self) -> dict[str, Cluster]:
+        if self._clusters is None:
+            self._clusters = {cluster.name: cluster for cluster in Cluster.objects.all()}
+        return self._clusters
+
+    def quota(self, tenant: Tenant) -> Quota:
+        if tenant.pk not in self._quotas:
+            self._quotas[tenant.pk] = quota_of(tenant)
+        return self._quotas[tenant.pk]
+
+    def region(self, tenant_id: int) -> str:
+        if tenant_id not in self._regions:
+            regions = Bucket.objects.filter(tenant_id=tenant_id).values_list("region", flat=True)
+            self._regions[tenant_id] = regions.first() or ""
+        return self._regions[tenant_id]
+
+
 def _claim(blocked: _Blocked) -> QueueEntry | None:
     entries = (
         QueueEntry.objects.dispatchable()
@@ -105,9 +134,9 @@ def _claim(blocked: _Blocked) -> QueueEntry | None:
     return entries.select_for_update(skip_locked=True, of=("self",)).select_related("tenant").first()
 
 
-def _decide(entry: QueueEntry, report: Report, blocked: _Blocked) -> None:
+def _decide(entry: QueueEntry, report: Report, blocked: _Blocked, known: _Known) -> None:
     tenant = entry.tenant
-    quota = quota_of(tenant)
+    quota = known.quota(tenant)
     if quota.billing_hold:
         _hold(entry, report)
         return
@@ -117,7 +146,7 @@ def _decide(entry: QueueEntry, report: Report, blocked: _Blocked) -> None:
         return
     limit = settings.RUNYARD_MAX_RUNNING_WORKSETS
     try:
-        reason = _take_places(entry, report, blocked, quota, limit)
+        reason = _place(entry, report, blocked, known, limit)
     except _Stale:  # the index was behind the workset: heal it
         entry.delete()
         return
@@ -126,29 +155,12 @@ def _decide(entry: QueueEntry, report: Report, blocked: _Blocked) -> None:
         _wait(entry, report, reason)
 
 
-def _take_places(entry: QueueEntry, report: Report, blocked: _Blocked, quota, limit: int) -> str | None:
-    """Places of the global limit, the tenant and a cluster, then the dispatch; the wait reason if not."""
-    tenant = entry.tenant
-    with transaction.atomic():  # a savepoint: places taken below are given back if this one cannot go
-        if not queue.take_slot(queue.GLOBAL, limit):
-            raise _Stop(f"Waiting: the global limit of {limit} running worksets is reached.")
-        if not queue.take_slot(queue.tenant_scope(tenant.pk), quota.max_concurrent_worksets):
-            blocked.tenants.add(tenant.pk)
-            transaction.set_rollback(True)
-            reason = f"Waiting: {tenant.name} runs its maximum of {quota.max_concurrent_worksets} at once."
-        else:
-            reason = _place(entry, report, blocked)
-            if reason is not None:
-                transaction.set_rollback(True)
-    return reason
-
-
-def _place(entry: QueueEntry, report: Report, blocked: _Blocked) -> str | None:
-    """Take a place on the best cluster with room and dispatch the workset; the wait reason if none."""
-    clusters = {cluster.name: cluster for cluster in Cluster.objects.all()}
+def _place(entry: QueueEntry, report: Report, blocked: _Blocked, known: _Known, limit: int) -> str | None:
+    """Dispatch the workset on the best cluster with room and take its places; the wait reason if not."""
+    clusters = known.clusters()
     used = dict(SlotCounter.objects.filter(scope__startswith="cluster:").values_list("scope", "used"))
     candidates = [_candidate(c, used.get(queue.cluster_scope(c.pk), 0)) for c in clusters.values()]
-    region = Bucket.objects.filter(tenant_id=entry.tenant_id).values_list("region", flat=True).first() or ""
+    region = known.region(entry.tenant_id)
     choices = placement.rank(
         candidates, pipeline=entry.pipeline, preferred=entry.preferred_cluster, region=region
     )
@@ -157,17 +169,43 @@ def _place(entry: QueueEntry, report: Report, blocked: _Blocked) -> str | None:
         return placement.why_none(candidates, entry.pipeline)
     for choice in choices:
         cluster = clusters[choice.cluster.name]
-        if queue.take_slot(queue.cluster_scope(cluster.pk), cluster.capacity):
-            return _dispatch(entry, cluster, choice.reason, report)
-    return "Waiting: the clusters that could take it filled up meanwhile."
+        with transaction.atomic():  # a savepoint: the dispatch is undone if its places cannot be taken
+            _dispatch(entry, cluster, choice.reason)
+            reason = _take_places(entry, cluster, blocked, known, limit)
+            if reason is None:
+                _announce(entry, cluster, report)
+                return None
+            transaction.set_rollback(True)
+        if reason != _FILLED:
+            return reason
+    return _FILLED
 
 
-def _dispatch(entry: QueueEntry, cluster: Cluster, reason: str, report: Report) -> str | None:
+_FILLED = "Waiting: the clusters that could take it filled up meanwhile."
+
+
+def _take_places(
+    entry: QueueEntry, cluster: Cluster, blocked: _Blocked, known: _Known, limit: int
+) -> str | None:
+    """One place of the tenant's limit, of the cluster's capacity and of the global limit; the wait reason
+    if one is full. Taken last, just before the commit, and always in this order: the counters' row locks,
+    which every dispatcher needs, are held as briefly as possible and never in an order that deadlocks."""
+    tenant, quota = entry.tenant, known.quota(entry.tenant)
+    if not queue.take_slot(queue.tenant_scope(tenant.pk), quota.max_concurrent_worksets):
+        blocked.tenants.add(tenant.pk)
+        return f"Waiting: {tenant.name} runs its maximum of {quota.max_concurrent_worksets} at once."
+    if not queue.take_slot(queue.cluster_scope(cluster.pk), cluster.capacity):
+        return _FILLED
+    if not queue.take_slot(queue.GLOBAL, limit):
+        raise _Stop(f"Waiting: the global limit of {limit} running worksets is reached.")
+    return None
+
+
+def _dispatch(entry: QueueEntry, cluster: Cluster, reason: str) -> None:
+    """Move the workset queued → dispatched and mark its entry placed (the places are taken next)."""
     from jobs.models import IllegalTransition, State, Workset
-    from jobs.tasks import send_in_schema, start_workset_task
 
-    schema = entry.tenant.schema_name
-    with schema_context(schema):
+    with tenant_context(entry.tenant):  # not schema_context: the queue index reads the tenant's pk from it
         workset = Workset.objects.filter(code=entry.workset_code).first()
         if workset is None or workset.state != State.QUEUED:
             raise _Stale(f"the workset is {workset.state if workset else 'gone'}")
@@ -184,9 +222,14 @@ def _dispatch(entry: QueueEntry, cluster: Cluster, reason: str, report: Report) 
         reason,
     )
     entry.save(update_fields=["status", "cluster", "placed_at", "reason", "updated_at"])
-    transaction.on_commit(lambda: send_in_schema(schema, start_workset_task, entry.workset_code))
-    report.placed.append((schema, entry.workset_code, cluster.name))
-    return None
+
+
+def _announce(entry: QueueEntry, cluster: Cluster, report: Report) -> None:
+    from jobs.tasks import send_in_schema, start_workset_task
+
+    schema, code = entry.tenant.schema_name, entry.workset_code
+    transaction.on_commit(lambda: send_in_schema(schema, start_workset_task, code))
+    report.placed.append((schema, code, cluster.name))
 
 
 def _hold(entry: QueueEntry, report: Report) -> None:

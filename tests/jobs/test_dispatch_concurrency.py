@@ -7,7 +7,8 @@ removes them all afterwards. The children run without REDIS_URL, so the start me
 commit land in the filesystem broker under their own RUNYARD_HOME, where no worker runs them.
 
 To be sure the four really decide at the same time, this process holds the row lock of the global counter
-until all four are waiting on it: each has then claimed a different entry, and all go on at once.
+until all four wait for a lock (that one, or a counter another of them holds): each has then claimed a
+different entry and is halfway through its decision, and all go on at once.
 """
 
 import base64
@@ -15,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from uuid import uuid4
@@ -23,7 +23,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
@@ -34,7 +34,7 @@ from jobs.services import create_workset
 from tenants.models import AuditEvent
 from tenants.services.quotas import quota_of
 from tests.browser.conftest import database_url
-from tests.builders import workset_spec
+from tests.builders import committed, workset_spec
 
 PROCESSES = 4
 PER_TENANT = 30
@@ -67,30 +67,10 @@ def committed_queue(world, django_db_blocker):
     tenants, built, quotas = (world.tenant, world.other), Queue(tag=uuid4().hex[:6]), {}
     with django_db_blocker.unblock(), override_settings(CHANNEL_LAYERS=IN_MEMORY_LAYER):
         try:
-            committed(lambda: _build(built, tenants, quotas))
+            committed(None, lambda: _build(built, tenants, quotas))
             yield built
         finally:
-            committed(lambda: _remove(built, tenants, quotas))
-
-
-def committed(change) -> None:
-    """Run ``change`` in a thread of its own: its own connection, outside this test's transaction, so it
-    commits and the dispatcher processes see it."""
-    failures = []
-
-    def run():
-        try:
-            change()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failures:
-        raise failures[0]
+            committed(None, lambda: _remove(built, tenants, quotas))
 
 
 def _build(built: Queue, tenants, quotas: dict[str, int]) -> None:
@@ -184,7 +164,7 @@ class Run:
 @pytest.fixture
 def dispatchers(tmp_path):
     """Start PROCESSES ``runyard dispatch --once`` at once against the test database, with no REDIS_URL,
-    while this process holds the global counter's row lock; release it once all of them wait on it."""
+    while this process holds the global counter's row lock; release it once all of them wait for a lock."""
 
     def run(max_running: int) -> Run:
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
