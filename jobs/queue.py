@@ -48,10 +48,12 @@ def give_back(entry: QueueEntry) -> None:
     """The places a placed entry held, returned (idempotent: an entry not placed holds none)."""
     if entry.status != Status.PLACED:
         return
-    scopes = [GLOBAL, tenant_scope(entry.tenant_id)]
+    scopes = [tenant_scope(entry.tenant_id)]
     if entry.cluster_id:
         scopes.append(cluster_scope(entry.cluster_id))
-    SlotCounter.objects.filter(scope__in=scopes).update(used=Greatest(F("used") - 1, 0))
+    scopes.append(GLOBAL)
+    for scope in scopes:  # one by one, in the dispatcher's order (tenant, cluster, global): no deadlock
+        SlotCounter.objects.filter(scope=scope).update(used=Greatest(F("used") - 1, 0))
     entry.status, entry.cluster, entry.placed_at = Status.QUEUED, None, None
 
 

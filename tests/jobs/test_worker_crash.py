@@ -48,7 +48,7 @@ def committed_workset(world, django_db_blocker):
             Workset.objects.filter(pk=workset.pk).delete()
         QueueEntry.objects.filter(workset_code=workset.code).delete()
         UsageRecord.objects.filter(reference__startswith=f"{workset.code}/").delete()
-        SlotCounter.objects.all().delete()
+        SlotCounter.objects.filter(scope=f"cluster:{cluster.pk}").delete()  # the others are as they were
         cluster.delete()
 
 
