@@ -17,6 +17,7 @@ its changes are written, and each state change is a conditional update.
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +29,7 @@ from django.utils import timezone
 from jobs import live, retries
 from jobs.backends import BackendUnavailable, backend_for
 from jobs.backends.base import CANCELLED, FAILED, SUCCEEDED, RunStatus
-from jobs.backends.staging import StagingError, make_run, publish_results, stage_inputs
+from jobs.backends.staging import StagingError, make_run, publish_results, results_prefix, stage_inputs
 from jobs.catalog.models import Cluster
 from jobs.diagnostics import RETRYABLE_CLASSES, diagnose, render_html, render_text
 from jobs.models import State, Workset, WorksetStep
@@ -204,8 +205,6 @@ def _publish(workset: Workset) -> None:
 
 
 def _complete(workset: Workset) -> None:
-    from jobs.backends.staging import results_prefix
-
     run = make_run(connection.schema_name, workset.code, workset.spec)
     cost = measured_cost(workset)
     workset.transition_to(
@@ -219,6 +218,8 @@ def _complete(workset: Workset) -> None:
     )
     notify("completed", workset=workset, cost_usd=str(cost) if cost is not None else "")
     _dispatch_after_commit()
+    staged = Path(workset.run_handle["run_dir"]) / "work" / "inputs"
+    transaction.on_commit(lambda: shutil.rmtree(staged, ignore_errors=True))  # the bucket keeps the originals
 
 
 def measured_cost(workset: Workset) -> Decimal | None:

@@ -53,6 +53,9 @@ def test_a_qc_workset_runs_step_by_step_to_completion_with_results_usage_and_cos
     assert sum(r.quantity for r in booked) == measured
     rate = RateCard.in_force(date.today()).vcpu_hour_normal  # the tenant's price, not the provider's
     assert Decimal(body["measured_cost_usd"]) == (measured * rate).quantize(Decimal("0.0001"))
+    run_dir = Path(workset.run_handle["run_dir"])
+    assert not (run_dir / "work" / "inputs").exists()  # staged copies removed; logs kept
+    assert (run_dir / "logs" / "qc.log").exists()
     assert not QueueEntry.objects.filter(workset_code=code).exists()  # its place is given back
     assert SlotCounter.objects.get(scope=f"cluster:{local_cluster.pk}").used == 0
 
