@@ -5,6 +5,7 @@ months. Each line's amount is rounded to cents (half up) once; the total is the 
 """
 
 import calendar
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -217,6 +218,8 @@ def refresh_draft_invoice(tenant: Tenant, month: date) -> Invoice:
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status == Invoice.Status.ISSUED:
             raise ValidationError(f"The invoice for {month:%Y-%m} is issued and cannot change.")
+        if invoice.rate_card_id == card.pk and _stored_lines(invoice) == lines:
+            return invoice  # nothing changed since it was computed: pages can read it without rewriting it
         invoice.lines.all().delete()
         InvoiceLine.objects.bulk_create(
             InvoiceLine(invoice=invoice, position=number, **vars(line))
@@ -226,6 +229,12 @@ def refresh_draft_invoice(tenant: Tenant, month: date) -> Invoice:
         invoice.total = sum((line.amount for line in lines), Decimal("0.00"))
         invoice.save()
     return invoice
+
+
+def _stored_lines(invoice: Invoice) -> list[Line]:
+    names = [field.name for field in dataclasses.fields(Line)]
+    rows = invoice.lines.order_by("position")
+    return [Line(**{name: getattr(row, name) for name in names}) for row in rows]
 
 
 def current_draft(tenant: Tenant, month: date) -> Invoice | None:

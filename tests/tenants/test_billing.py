@@ -123,6 +123,15 @@ def test_a_draft_is_recomputed_in_place_when_usage_arrives(world):
     assert again.total == Decimal("150") * Decimal("0.04") + Decimal("10.00")
 
 
+def test_reading_an_unchanged_draft_does_not_rewrite_it(world):
+    make_card()
+    book(world.tenant, UsageRecord.Kind.VCPU, "100", dimension="normal")
+    first = refresh_draft_invoice(world.tenant, FEB)
+    lines = list(first.lines.values_list("pk", flat=True))
+    again = refresh_draft_invoice(world.tenant, FEB)
+    assert list(again.lines.values_list("pk", flat=True)) == lines and again.computed_at == first.computed_at
+
+
 def test_a_gpu_type_without_a_rate_is_an_error_not_a_free_line(world):
     make_card()
     book(world.tenant, UsageRecord.Kind.GPU, "1", dimension="h200")
