@@ -70,6 +70,11 @@ class WorksetQuerySet(models.QuerySet):
     def not_archived(self):
         return self.exclude(state=State.ARCHIVED)
 
+    def with_details(self):
+        """What a workset's page and API answer show: people, retries, steps and the history with actors."""
+        history = models.Prefetch("transitions", queryset=WorksetTransition.objects.select_related("actor"))
+        return self.select_related("submitted_by", "retry_of").prefetch_related("retries", "steps", history)
+
 
 def new_code(name: str) -> str:
     """Readable and unique enough: ``<slug of the name, ≤ 30 chars>-<8 hex>``."""

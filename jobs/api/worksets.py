@@ -4,8 +4,6 @@ Every member reads; members and up submit, cancel, retry, archive and restore; o
 held for approval (the service checks that itself). A move the state machine refuses answers 409.
 """
 
-import django_filters
-from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status
@@ -21,8 +19,8 @@ from jobs.api.serializers import (
     WorksetDetailSerializer,
     WorksetSerializer,
 )
-from jobs.models import IllegalTransition, State, Workset, WorksetTransition
-from portal.pagination import CursorPagination
+from jobs.listing import NewestFirst, WorksetFilter
+from jobs.models import IllegalTransition, Workset
 from portal.rest import ScopedViewSet
 
 
@@ -30,35 +28,6 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "illegal_transition"
     default_detail = "The workset is not in a state that allows this."
-
-
-class WorksetFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(
-        choices=State.choices, help_text="One or more states; archived worksets show only when asked for."
-    )
-    pipeline = django_filters.CharFilter(lookup_expr="iexact")
-    created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
-    created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
-    submitter = django_filters.CharFilter(
-        field_name="submitted_by__email", lookup_expr="iexact", help_text="The submitter's email."
-    )
-
-    class Meta:
-        model = Workset
-        fields = ["state", "pipeline", "created_after", "created_before", "submitter"]
-
-    @property
-    def qs(self):
-        queryset = super().qs
-        return queryset if self.form.cleaned_data.get("state") else queryset.not_archived()
-
-
-class NewestFirst(CursorPagination):
-    ordering = ("-created_at", "-id")
-
-
-def transition_history():
-    return Prefetch("transitions", queryset=WorksetTransition.objects.select_related("actor"))
 
 
 class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -73,7 +42,7 @@ class WorksetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         queryset = super().get_queryset()
         if self.action == "list":
             return queryset.defer("spec", "validation")  # a spec may list 10,000 samples
-        return queryset.select_related("retry_of").prefetch_related("retries", "steps", transition_history())
+        return queryset.with_details()
 
     def filter_queryset(self, queryset):
         """Filters (and hiding archived worksets) are for the list; a code finds its workset."""

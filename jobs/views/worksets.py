@@ -15,11 +15,11 @@ from django.views.decorators.http import require_POST
 from rest_framework.request import Request
 
 from jobs import services
-from jobs.api.worksets import NewestFirst, WorksetFilter, transition_history
 from jobs.backends.base import SUCCEEDED
 from jobs.catalog.models import Pipeline
 from jobs.execution import diagnosis_report
 from jobs.forms import BLANK_ROWS, WorksetForm, initial_from, rows_of, sample_rows, samples_of
+from jobs.listing import NewestFirst, WorksetFilter
 from jobs.models import CANCELLABLE, RETRYABLE, IllegalTransition, State, Workset
 from jobs.validation import validate_workset
 from jobs.views.sources import document_from_upload, rows_from_prefix
@@ -66,12 +66,7 @@ def worksets(request):
 
 
 def workset(request, code):
-    item = get_object_or_404(
-        Workset.objects.visible_to(request.membership)
-        .select_related("submitted_by", "retry_of")
-        .prefetch_related("retries", "steps", transition_history()),
-        code=code,
-    )
+    item = get_object_or_404(Workset.objects.visible_to(request.membership).with_details(), code=code)
     can_write = _can_write(request)
     steps = list(item.steps.all())
     context = {
