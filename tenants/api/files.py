@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from tenants.models import Role
 from tenants.services import files as service
-from tenants.storage import ObjectInfo, ObjectNotFound, StorageError
+from tenants.storage import ObjectInfo, ObjectNotFound, StorageError, UploadGone, UploadRejected
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 PREVIEW_MAX_BYTES = 256 * 1024
@@ -55,7 +55,11 @@ class FilesView(APIView):
     write_role = Role.MEMBER
 
     def handle_exception(self, exc):
-        if isinstance(exc, ObjectNotFound):
+        if isinstance(exc, UploadGone):
+            exc = exceptions.NotFound(str(exc))
+        elif isinstance(exc, UploadRejected):
+            exc = ValidationError(str(exc), code="upload_rejected")  # a coded 400: the parts are wrong
+        elif isinstance(exc, ObjectNotFound):
             exc = exceptions.NotFound("No such file.")
         elif isinstance(exc, StorageError):
             exc = StorageFailed(str(exc) or None)

@@ -10,6 +10,8 @@ from tenants.storage.base import (
     ObjectNotFound,
     Storage,
     StorageError,
+    UploadGone,
+    UploadRejected,
     Usage,
 )
 from tenants.storage.keys import InvalidKey, clean_key
@@ -22,6 +24,8 @@ __all__ = [
     "ObjectNotFound",
     "Storage",
     "StorageError",
+    "UploadGone",
+    "UploadRejected",
     "Usage",
     "clean_key",
     "s3_config",

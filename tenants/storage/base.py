@@ -21,6 +21,14 @@ class ObjectNotFound(StorageError):
     pass
 
 
+class UploadGone(ObjectNotFound):
+    """The multipart upload does not exist (it was completed or aborted): the client's mistake, a 404."""
+
+
+class UploadRejected(StorageError):
+    """The client's parts do not make the file (missing, out of order, mismatched): a 400, not an outage."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str

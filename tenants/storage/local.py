@@ -40,6 +40,8 @@ from tenants.storage.base import (
     ObjectNotFound,
     Storage,
     StorageError,
+    UploadGone,
+    UploadRejected,
     Usage,
 )
 from tenants.storage.links import sign_link
@@ -157,7 +159,7 @@ class LocalStorage(Storage):
     def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
         staging = self._staging(key, upload_id)
         if not 1 <= number <= 10000:
-            raise StorageError("Part numbers run from 1 to 10,000.")
+            raise UploadRejected("Part numbers run from 1 to 10,000.")
         with self._temporary() as (temp, handle):
             handle.write(data)
             handle.close()
@@ -168,7 +170,7 @@ class LocalStorage(Storage):
         staging = self._staging(key, upload_id)
         numbers = [number for number, _ in parts]
         if not parts or numbers != sorted(set(numbers)):
-            raise StorageError("List each part once, in ascending order.")
+            raise UploadRejected("List each part once, in ascending order.")
         with self._temporary() as (temp, handle):
             for number, etag in parts:
                 self._append_part(handle, staging / f"{number:05d}", etag)
@@ -185,9 +187,9 @@ class LocalStorage(Storage):
                     digest.update(chunk)
                     handle.write(chunk)
         except FileNotFoundError as error:
-            raise StorageError(f"Part {int(part.name)} was never uploaded.") from error
+            raise UploadRejected(f"Part {int(part.name)} was never uploaded.") from error
         if digest.hexdigest() != etag.strip('"'):
-            raise StorageError(f"Part {int(part.name)} does not match its etag.")
+            raise UploadRejected(f"Part {int(part.name)} does not match its etag.")
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         shutil.rmtree(self._staging(key, upload_id), ignore_errors=True)
@@ -261,9 +263,9 @@ class LocalStorage(Storage):
     def _staging(self, key: str, upload_id: str) -> Path:
         staging = self.base / ".staging" / upload_id
         if not upload_id.isalnum() or not (staging / "key").is_file():
-            raise StorageError("This upload does not exist (it was completed or aborted).")
+            raise UploadGone("This upload does not exist (it was completed or aborted).")
         if (staging / "key").read_text() != key:
-            raise StorageError("This upload belongs to another key.")
+            raise UploadRejected("This upload belongs to another key.")
         return staging
 
     def _info(self, key: str, stat: os.stat_result) -> ObjectInfo:

@@ -26,6 +26,8 @@ from tenants.storage.base import (
     ObjectNotFound,
     Storage,
     StorageError,
+    UploadGone,
+    UploadRejected,
     Usage,
 )
 
@@ -81,9 +83,9 @@ def translated(bucket: str, key: str = ""):
         if code in TAKEN:
             raise BucketTaken(f"A bucket named {bucket} already exists.") from error
         if code == "NoSuchUpload":
-            raise StorageError("This upload does not exist (it was completed or aborted).") from error
+            raise UploadGone("This upload does not exist (it was completed or aborted).") from error
         if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}:
-            raise StorageError(f"The parts of {what} do not fit together: {code}.") from error
+            raise UploadRejected(f"The parts of {what} do not fit together: {code}.") from error
         raise StorageError(f"Storage refused the request for {what} ({code or 'error'}).") from error
     except BotoCoreError as error:
         raise StorageError("Storage cannot be reached right now; try again in a moment.") from error

@@ -295,6 +295,16 @@ def test_a_multipart_upload_refused_at_completion_leaves_nothing(alice, world, f
     assert pending == []
 
 
+def test_parts_that_do_not_make_the_file_are_a_400_not_a_storage_failure(alice, folder):
+    token = start(alice, f"{folder}parts.bin", 10).json()["upload"]
+    part = put_part(alice, token, 1, b"0123456789").json()
+    wrong = alice.post(
+        f"{FILES}/uploads/{token}/complete", {"parts": [{**part, "etag": '"0000"'}]}, format="json"
+    )
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "upload_rejected", wrong.json()
+    assert "do not fit together" in error_text(wrong)
+
+
 def test_a_presigned_link_downloads_the_file(alice, folder):
     upload(alice, folder, "shared.txt", b"for the pipeline")
     link = alice.get(f"{FILES}/link", {"key": f"{folder}shared.txt"}).json()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from django.core import signing
 
-from tenants.storage import InvalidKey, ObjectNotFound, StorageError, clean_key
+from tenants.storage import InvalidKey, ObjectNotFound, StorageError, UploadGone, UploadRejected, clean_key
 from tenants.storage.links import read_link, sign_link
 from tenants.storage.local import LocalStorage
 from tenants.storage.s3 import Lifecycle, S3Config, S3Storage, configure_bucket, create_bucket
@@ -112,6 +112,23 @@ def test_an_aborted_multipart_upload_leaves_nothing(storage):
     assert storage.usage().objects == 0
     with pytest.raises(StorageError):
         storage.complete_multipart("gone.bin", upload_id, [(1, "x")])
+
+
+def test_parts_that_do_not_make_the_file_are_rejected_as_the_clients_mistake(storage):
+    upload_id = storage.start_multipart("parts.bin")
+    storage.upload_part("parts.bin", upload_id, 1, b"data")
+    with pytest.raises(UploadRejected):
+        storage.complete_multipart("parts.bin", upload_id, [(1, '"0000"')])
+
+
+def test_completing_an_aborted_upload_says_it_is_gone(tmp_path):
+    """On the local backend; S3 answers NoSuchUpload (mapped the same way), moto 5.2 a bare 500."""
+    local = LocalStorage(f"contract-{uuid.uuid4().hex[:12]}", tmp_path)
+    local.create()
+    upload_id = local.start_multipart("gone.bin")
+    local.abort_multipart("gone.bin", upload_id)
+    with pytest.raises(UploadGone, match="does not exist"):
+        local.complete_multipart("gone.bin", upload_id, [(1, "x")])
 
 
 def test_download_streams_in_chunks(storage):
