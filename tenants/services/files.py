@@ -1,8 +1,11 @@
 """Files in a tenant's bucket: uploads (whole or in parts), folders and deletes.
 
-Every key goes through ``clean_key``, so nothing outside the tenant's bucket can be named. Storage quota
-is checked before a byte is written, and ``Bucket.bytes_used``/``object_count`` follow each change with
-F() updates, so concurrent uploads do not lose each other's counts.
+Every key goes through ``clean_key``, so nothing outside the tenant's bucket can be named. Before a byte is
+written, the growth an upload causes is *reserved* in ``Bucket.bytes_used`` with a conditional update
+(``bytes_used + growth <= quota``), so two concurrent uploads cannot both squeeze into the last free space;
+the reservation is settled against the real size afterwards, or given back if the upload fails.
+``bytes_used``/``object_count`` only ever change through F() updates, so concurrent uploads do not lose
+each other's counts.
 
 Multipart uploads are handed to the client as a signed token (key, backend upload id, declared size)
 whose salt names the tenant's schema: a token minted for one tenant is not valid on another's host.
@@ -18,9 +21,9 @@ from django.db import transaction
 from django.db.models import F
 from django.http import Http404
 
-from tenants.models import Bucket, Tenant
+from tenants.models import GB, Bucket, Tenant
 from tenants.services.audit import record_event
-from tenants.services.quotas import check_quota
+from tenants.services.quotas import check_quota, quota_of
 from tenants.storage import (
     InvalidKey,
     ObjectInfo,
@@ -81,30 +84,49 @@ def _size_of(storage: Storage, key: str) -> int | None:
         return None
 
 
-def _make_room(tenant: Tenant, storage: Storage, key: str, size: int) -> int | None:
-    """Check the quota for the growth an upload of ``size`` bytes to ``key`` causes; return the old size."""
+@dataclass(frozen=True)
+class Room:
+    """Space reserved for one upload: the size of the object it replaces, and the bytes reserved."""
+
+    previous: int | None
+    reserved: int
+
+
+def _make_room(tenant: Tenant, storage: Storage, key: str, size: int) -> Room:
+    """Reserve the growth an upload of ``size`` bytes to ``key`` causes, or refuse it (QuotaExceeded)."""
     previous = _size_of(storage, key)
-    check_quota(tenant, "storage", max(size - (previous or 0), 0))
-    return previous
+    growth = max(size - (previous or 0), 0)
+    limit = quota_of(tenant).max_storage_gb * GB
+    while growth:
+        fits = Bucket.objects.filter(tenant=tenant, bytes_used__lte=limit - growth)
+        if fits.update(bytes_used=F("bytes_used") + growth):
+            break
+        check_quota(tenant, "storage", growth)  # raises with the figures, unless space was freed meanwhile
+    return Room(previous, growth)
 
 
-def _count(tenant: Tenant, info: ObjectInfo, previous: int | None) -> None:
+def _give_back(tenant: Tenant, room: Room) -> None:
+    if room.reserved:
+        Bucket.objects.filter(tenant=tenant).update(bytes_used=F("bytes_used") - room.reserved)
+
+
+def _count(tenant: Tenant, info: ObjectInfo, room: Room) -> None:
     Bucket.objects.filter(tenant=tenant).update(
-        bytes_used=F("bytes_used") + info.size - (previous or 0),
-        object_count=F("object_count") + (0 if previous is not None else 1),
+        bytes_used=F("bytes_used") + info.size - (room.previous or 0) - room.reserved,
+        object_count=F("object_count") + (0 if room.previous is not None else 1),
     )
 
 
-def _recorded(tenant: Tenant, info: ObjectInfo, previous: int | None, *, actor, how: str) -> ObjectInfo:
+def _recorded(tenant: Tenant, info: ObjectInfo, room: Room, *, actor, how: str) -> ObjectInfo:
     with transaction.atomic():
-        _count(tenant, info, previous)
+        _count(tenant, info, room)
         record_event(
             "file.uploaded",
             actor=actor,
             tenant=tenant,
             target=info.key,
             size=info.size,
-            replaced=previous is not None,
+            replaced=room.previous is not None,
             how=how,
         )
     return info
@@ -116,9 +138,13 @@ def upload_file(
     """Store a whole file (small uploads). Refused before writing when it would exceed the quota."""
     key = file_key(key)
     storage = storage_of(tenant)
-    previous = _make_room(tenant, storage, key, size)
-    info = storage.upload(key, data, content_type=content_type)
-    return _recorded(tenant, info, previous, actor=actor, how="single")
+    room = _make_room(tenant, storage, key, size)
+    try:
+        info = storage.upload(key, data, content_type=content_type)
+    except BaseException:
+        _give_back(tenant, room)
+        raise
+    return _recorded(tenant, info, room, actor=actor, how="single")
 
 
 def _upload_salt(tenant: Tenant) -> str:
@@ -151,7 +177,7 @@ def start_upload(tenant: Tenant, key: str, size: int, *, actor, content_type: st
     """Begin a multipart upload of ``size`` bytes; return its signed token (quota checked first)."""
     key, size = file_key(key), _declared_size(size)
     storage = storage_of(tenant)
-    _make_room(tenant, storage, key, size)
+    check_quota(tenant, "storage", max(size - (_size_of(storage, key) or 0), 0))  # reserved at completion
     upload_id = storage.start_multipart(key, content_type=content_type)
     return _sign_upload(tenant, PendingUpload(key=key, upload_id=upload_id, size=size))
 
@@ -194,12 +220,16 @@ def complete_upload(tenant: Tenant, token: str, parts, *, actor) -> ObjectInfo:
     joined = _parts(parts)
     storage = storage_of(tenant)
     try:
-        previous = _make_room(tenant, storage, pending.key, pending.size)
+        room = _make_room(tenant, storage, pending.key, pending.size)
     except ValidationError:
         storage.abort_multipart(pending.key, pending.upload_id)
         raise
-    info = storage.complete_multipart(pending.key, pending.upload_id, joined)
-    return _recorded(tenant, info, previous, actor=actor, how="multipart")
+    try:
+        info = storage.complete_multipart(pending.key, pending.upload_id, joined)
+    except BaseException:
+        _give_back(tenant, room)
+        raise
+    return _recorded(tenant, info, room, actor=actor, how="multipart")
 
 
 def abort_upload(tenant: Tenant, token: str, *, actor) -> None:
@@ -215,7 +245,7 @@ def create_folder(tenant: Tenant, prefix: str, *, actor) -> str:
     if previous is None:
         info = storage.upload(prefix, BytesIO(b""), content_type="application/x-directory")
         with transaction.atomic():
-            _count(tenant, info, None)
+            _count(tenant, info, Room(previous=None, reserved=0))
             record_event("file.folder_created", actor=actor, tenant=tenant, target=prefix)
     return prefix
 

@@ -17,6 +17,7 @@ from tenants.models import GB, AuditEvent, Bucket, Quota
 from tenants.services.files import PART_SIZE
 from tenants.storage import s3_config
 from tenants.storage.links import LINK_PATH, sign_link
+from tests.builders import committed
 
 FILES = "/api/v1/files"
 TRICKS = [
@@ -281,6 +282,41 @@ def test_an_upload_over_the_storage_quota_answers_400_and_stores_nothing(alice, 
     assert alice.get(f"{FILES}/object", {"key": f"{folder}too-big.txt"}).status_code == 404
     assert start(alice, f"{folder}huge.bin", 100).status_code == 400
     assert upload(alice, folder, "fits.txt", b"x" * 50).status_code == 201
+
+
+def test_two_uploads_racing_for_the_last_free_space_cannot_both_get_it(db, world, folder, django_db_blocker):
+    import threading
+    from io import BytesIO
+
+    from tenants.services.files import upload_file
+    from tenants.services.quotas import QuotaExceeded
+
+    with django_db_blocker.unblock():
+        before = Bucket.objects.filter(tenant=world.tenant).values_list("bytes_used", flat=True).get()
+    committed(None, lambda: fill_quota_but(world.tenant, room=100))
+    start_together, outcomes = threading.Barrier(2), []
+
+    def upload(name: str) -> None:
+        start_together.wait()
+        try:
+            data = BytesIO(b"x" * 60)
+            outcomes.append(upload_file(world.tenant, f"{folder}{name}", data, 60, actor=None))
+        except QuotaExceeded as refused:
+            outcomes.append(refused)
+
+    try:
+        racers = [threading.Thread(target=committed, args=(None, lambda n=n: upload(n))) for n in ("a", "b")]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
+        refused = [o for o in outcomes if isinstance(o, QuotaExceeded)]
+        assert len(outcomes) == 2 and len(refused) == 1, outcomes
+        used = committed(None, lambda: Bucket.objects.get(tenant=world.tenant).bytes_used)
+        quota = Quota.objects.get(tenant=world.tenant).max_storage_gb * GB
+        assert used == quota - 100 + 60  # the winner's bytes, counted once; nothing left reserved
+    finally:
+        committed(None, lambda: Bucket.objects.filter(tenant=world.tenant).update(bytes_used=before))
 
 
 def test_a_multipart_upload_refused_at_completion_leaves_nothing(alice, world, folder, s3_server, buckets):
