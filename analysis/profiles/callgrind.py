@@ -21,7 +21,9 @@ Semantics worth knowing (they follow KCachegrind where the spec is silent):
 
 from __future__ import annotations
 
+import csv
 import io
+from array import array
 from collections.abc import Iterable, Iterator
 from operator import add
 from pathlib import Path
@@ -41,6 +43,7 @@ OB_KINDS = frozenset(("ob", "cob"))
 IGNORED_SPECS = frozenset(("rec", "ln", "jump", "jcnd"))
 TOTAL_KEYS = frozenset(("totals", "summary"))
 NO_LINE = -1
+BATCH_LINES = 65536
 MAX_POSITION = 2**63 - 1
 
 
@@ -76,8 +79,12 @@ class _Reader:
         self.names: dict[str, dict[str, str]] = {"ob": {}, "fl": {}, "fn": {}}
         self.function_ids: dict[tuple[str, str], int] = {}
         self.function_rows: list[tuple[str, str, str]] = []  # (name, object, file) by id
-        # (function id, file, address, line) -> self costs; (caller, callee) -> [calls, costs…]
-        self.costs: dict[tuple[int, str, int, int], list[int]] = {}
+        # (function id, file, address, line) -> row of self.sums; (caller, callee) -> [calls, costs…]
+        self.key_index: dict[tuple[int, str, int, int], int] = {}
+        self.sums = np.zeros((0, 1), dtype=np.int64)
+        self.batch_index = array("q")  # cost lines waiting for conversion: their key's row,
+        self.batch_lines: list[str] = []  # their text
+        self.batch_numbers = array("q")  # and their line numbers, for errors
         self.call_costs: dict[tuple[int, int], list[int]] = {}
         self.parts = 0
         self.part_start = self.last_cost = self.last_total = 0  # line numbers
@@ -106,7 +113,8 @@ class _Reader:
     def _body(self, lines: Iterator[str], reached: list[int]) -> None:  # noqa: C901, PLR0912, PLR0915
         """The hot loop, in one frame so its state stays in fast locals; ``reached[0]`` tells the
         caller which line it was on when something raised."""
-        costs = self.costs
+        key_index = self.key_index
+        batch_index, batch_lines, batch_numbers = self.batch_index, self.batch_lines, self.batch_numbers
         calls = self.call_costs
         function_id = self._function_id
         name_of = self._name
@@ -119,6 +127,7 @@ class _Reader:
         npos = nev = 0
         has_addr = has_line = False
         zeros: list[int] = []
+        pad: list[str] = []
         number = last_cost = 0
         try:
             for number, line in enumerate(lines, 1):
@@ -160,15 +169,15 @@ class _Reader:
                         if pending_calls >= 0:
                             raise ProfileFormatError("calls= must be followed by its cost", number)
                         continue
-                    values = list(map(int, parts[npos:]))
-                    if len(values) != nev:
-                        if len(values) > nev:
-                            raise ProfileFormatError(
-                                f"{len(values)} costs for {nev} events in {line.strip()!r}", number
-                            )
-                        values += zeros[len(values) :]
+                    ncosts = len(parts) - npos
+                    if ncosts > nev:
+                        raise ProfileFormatError(
+                            f"{ncosts} costs for {nev} events in {line.strip()!r}", number
+                        )
                     last_cost = number
                     if pending_calls >= 0:
+                        values = list(map(int, parts[npos:]))
+                        values += zeros[len(values) :]
                         values.insert(0, pending_calls)
                         key2 = (fid, callee)
                         acc = calls.get(key2)
@@ -178,9 +187,19 @@ class _Reader:
                         continue
                     if fid < 0:
                         raise ProfileFormatError("cost line before any fn=", number)
+                    # Self costs are converted in batches by pandas' C reader: int() per token
+                    # is what limits a pure-Python reader. Pad omitted trailing zeros for it.
+                    if ncosts != nev or line[-1] != "\n":
+                        line = line.rstrip("\n") + pad[nev - ncosts]
                     key = (fid, source, a, ln)
-                    acc = costs.get(key)
-                    costs[key] = values if acc is None else list(map(add, acc, values))
+                    index = key_index.get(key)
+                    if index is None:
+                        index = key_index[key] = len(key_index)
+                    batch_index.append(index)
+                    batch_lines.append(line)
+                    batch_numbers.append(number)
+                    if len(batch_lines) >= BATCH_LINES:
+                        self._flush()
                     continue
                 if line[0] == "#" or line.isspace():
                     continue
@@ -231,6 +250,7 @@ class _Reader:
                         self._header_line(key_name, value, number)
                         nev = len(self.events or ())
                         zeros = [0] * nev
+                        pad = [" 0" * k + "\n" for k in range(nev + 1)]
                         has_addr = "instr" in self.positions
                         has_line = "line" in self.positions
                         npos = len(self.positions)
@@ -355,16 +375,63 @@ class _Reader:
                         f"summary: {event} is {summary[i]} but the cost lines sum to {got}", line
                     )
 
+    def _flush(self) -> None:
+        """Convert the waiting cost lines at C speed and add them to their keys' rows."""
+        if not self.batch_lines:
+            return
+        assert self.events is not None
+        npos, nev = len(self.positions), len(self.events)
+        values = self._convert(npos, nev)
+        rows = np.frombuffer(self.batch_index, dtype=np.int64).copy()  # the view would pin it
+        if self.sums.shape[1] != nev:
+            self.sums = np.zeros((0, nev), dtype=np.int64)
+        if len(self.sums) < len(self.key_index):
+            grown = np.zeros((max(len(self.key_index), 2 * len(self.sums)), nev), dtype=np.int64)
+            grown[: len(self.sums)] = self.sums
+            self.sums = grown
+        summed = pd.DataFrame(values).groupby(rows).sum()
+        self.sums[summed.index.to_numpy()] += summed.to_numpy(dtype=np.int64)
+        del self.batch_index[:], self.batch_lines[:], self.batch_numbers[:]
+
+    def _convert(self, npos: int, nev: int) -> np.ndarray:
+        columns = list(range(npos + nev))
+        try:
+            frame = pd.read_csv(
+                io.StringIO("".join(self.batch_lines)),
+                sep=r"\s+",
+                header=None,
+                names=columns,
+                usecols=columns[npos:],
+                dtype={column: np.int64 for column in columns[npos:]},
+                quoting=csv.QUOTE_NONE,
+                engine="c",
+            )
+        except (ValueError, OverflowError, pd.errors.ParserError):
+            self._find_bad_cost(npos)
+            raise ProfileFormatError("malformed costs", self.batch_numbers[0]) from None
+        if len(frame) != len(self.batch_lines):
+            self._find_bad_cost(npos)
+            raise ProfileFormatError("malformed costs", self.batch_numbers[0])
+        return frame.to_numpy(dtype=np.int64)
+
+    def _find_bad_cost(self, npos: int) -> None:
+        """The C reader says only that a batch is bad; find the line the way a person would."""
+        for line, number in zip(self.batch_lines, self.batch_numbers, strict=True):
+            for token in line.split()[npos:]:
+                if not token.isdigit() or int(token) > MAX_POSITION:
+                    raise ProfileFormatError(f"malformed cost {token[:30]!r}", number)
+
     def _sum_costs(self) -> np.ndarray:
         assert self.events is not None
-        if not self.costs:
+        self._flush()
+        if not self.key_index:
             return np.zeros(len(self.events), dtype=np.int64)
-        return np.array(list(self.costs.values()), dtype=np.int64).sum(axis=0)
+        return self.sums[: len(self.key_index)].sum(axis=0)
 
     def _finish(self, number: int) -> Profile:
         if self.events is None:
             raise ProfileFormatError("no events: header: not a callgrind/cachegrind file", number)
-        if not self.costs:
+        if not self.key_index:
             raise ProfileFormatError("no cost lines (truncated?)", number)
         self._close_part(number)
         return self._profile()
@@ -375,16 +442,14 @@ class _Reader:
         assert self.events is not None
         events = list(self.events)
         names = pd.DataFrame(self.function_rows, columns=["function", "object", "file"])
-        rows = pd.DataFrame(
-            [(*key, *values) for key, values in self.costs.items()],
-            columns=["fid", "file", "address", "line", *events],
-        ).astype({event: "int64" for event in events})
+        totals = self._sum_costs()
+        rows = pd.DataFrame(list(self.key_index), columns=["fid", "file", "address", "line"])
+        rows[events] = self.sums[: len(rows)]
         calls = pd.DataFrame(
             [(*key, *values) for key, values in self.call_costs.items()],
             columns=["caller_id", "callee_id", "calls", *events],
         ).astype({"calls": "int64", **{event: "int64" for event in events}})
         functions = self._functions(names, rows, calls, events)
-        totals = self._sum_costs()
         meta = ProfileMeta(
             tool="callgrind" if self._is_callgrind() else "cachegrind",
             command=self.header.get("cmd", ""),
