@@ -79,8 +79,10 @@ class _Reader:
         self.names: dict[str, dict[str, str]] = {"ob": {}, "fl": {}, "fn": {}}
         self.function_ids: dict[tuple[str, str], int] = {}
         self.function_rows: list[tuple[str, str, str]] = []  # (name, object, file) by id
-        # (function id, file, address, line) -> row of self.sums; (caller, callee) -> [calls, costs…]
-        self.key_index: dict[tuple[int, str, int, int], int] = {}
+        self.file_ids: dict[str, int] = {}
+        self.file_names: list[str] = []
+        # (function id, file id, address, line) -> row of self.sums; (caller, callee) -> [calls, costs…]
+        self.key_index: dict[tuple[int, int, int, int], int] = {}
         self.sums = np.zeros((0, 1), dtype=np.int64)
         self.batch_index = array("q")  # cost lines waiting for conversion: their key's row,
         self.batch_lines: list[str] = []  # their text
@@ -118,7 +120,9 @@ class _Reader:
         calls = self.call_costs
         function_id = self._function_id
         name_of = self._name
-        ob = fl = source = ""
+        ob = fl = ""
+        file_id = self._file_id
+        source = fl_id = file_id("")
         fid = callee = -1
         cob: str | None = None
         cfile: str | None = None
@@ -211,19 +215,21 @@ class _Reader:
                     kind = line[:eq]
                     value = line[eq + 1 :].strip()
                     if kind == "fn":
-                        source = fl
+                        source = fl_id
                         fid = function_id(ob, name_of("fn", value, number), fl)
                     elif kind == "fl":
-                        fl = source = name_of("fl", value, number)
+                        fl = name_of("fl", value, number)
+                        source = fl_id = file_id(fl)
                     elif kind == "fi" or kind == "fe":
                         if fid < 0:
                             raise ProfileFormatError(f"{kind}= before any fn=", number)
-                        source = name_of("fl", value, number)
+                        source = file_id(name_of("fl", value, number))
                     elif kind == "ob":
                         ob = name_of("ob", value, number)
                     elif kind == "cfn":
                         name = name_of("fn", value, number)
-                        callee = function_id(ob if cob is None else cob, name, cfile or source)
+                        file = cfile or self.file_names[source]
+                        callee = function_id(ob if cob is None else cob, name, file)
                     elif kind == "calls":
                         if callee < 0 or fid < 0:
                             raise ProfileFormatError("calls= without cfn= and fn=", number)
@@ -324,6 +330,14 @@ class _Reader:
             return table[ident]
         except KeyError:
             raise ProfileFormatError(f"{kind} id ({ident}) used before it was defined", number) from None
+
+    def _file_id(self, name: str) -> int:
+        """Files are small ints in the cost keys: cheaper to hash, group and keep than paths."""
+        ident = self.file_ids.get(name)
+        if ident is None:
+            ident = self.file_ids[name] = len(self.file_names)
+            self.file_names.append(name)
+        return ident
 
     def _function_id(self, obj: str, name: str, file: str) -> int:
         key = (obj, name)
@@ -464,7 +478,7 @@ class _Reader:
         return Profile(
             meta=meta,
             functions=functions,
-            lines=_lines(names, rows, events),
+            lines=_lines(names, rows, events, self.file_names),
             instructions=_instructions(names, rows, events),
             calls=_calls(names, calls, events),
         )
@@ -495,9 +509,10 @@ class _Reader:
         return frame
 
 
-def _lines(names: pd.DataFrame, rows: pd.DataFrame, events: list[str]) -> pd.DataFrame:
+def _lines(names: pd.DataFrame, rows: pd.DataFrame, events: list[str], files: list[str]) -> pd.DataFrame:
     with_line = rows[rows.line != NO_LINE]
     grouped = with_line.groupby(["fid", "file", "line"], as_index=False)[events].sum()
+    grouped["file"] = np.array(files, dtype=object)[grouped["file"].to_numpy()]
     return _named(names, grouped, "fid")[["function", "object", "file", "line", *events]]
 
 
