@@ -323,9 +323,11 @@ class IssClient:
                 response = call({"Authorization": f"Bearer {token}", "Accept": "application/json"})
             if response.status_code != 401:
                 break
-            response.close()
             self.tokens.invalidate(token)
-            log.info("ISS answered 401 on attempt %d; refreshing the token", attempt)
+            if attempt == 2:
+                break
+            response.close()
+            log.info("ISS answered 401; fetching a new token and trying once more")
         if response.is_success:
             return response
         response.close()

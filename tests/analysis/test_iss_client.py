@@ -356,3 +356,18 @@ def test_no_message_or_log_line_holds_the_secret_or_the_token(server, clock, cap
     text = "\n".join(messages + [record.getMessage() for record in caplog.records])
     for secret in (CLIENT_SECRET, *tokens):
         assert secret not in text
+
+
+def test_after_a_refused_refresh_the_next_call_asks_for_a_new_token(client, server):
+    client.list_platforms()
+    server.fail(401, times=2)
+    with pytest.raises(IssAuthError):
+        client.list_platforms()
+    assert len(client.list_platforms()) == 2
+    assert server.token_requests == 3
+
+
+def test_an_answer_that_is_not_json_is_an_upstream_error(client, server):
+    server.files[JOB] = {"sim.out": b"\x00\x01 not json"}
+    with pytest.raises(IssUpstreamError, match="not JSON"):
+        client.list_files(JOB, "IWPS", "sim.out")
