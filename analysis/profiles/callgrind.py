@@ -100,7 +100,11 @@ class _Reader:
     def read(self, lines: Iterable[str]) -> Profile:
         reached = [0]
         try:
-            self._body(iter(lines), reached)
+            try:
+                self._body(iter(lines), reached)
+            except Exception:  # a bad cost still waiting in the batch came before what stopped the loop
+                self._find_bad_cost(len(self.positions))
+                raise
         except ProfileFormatError:
             raise
         except UnicodeDecodeError as error:
