@@ -81,6 +81,20 @@ def new_code(name: str) -> str:
     return f"{slugify(name)[:30].strip('-') or 'workset'}-{secrets.token_hex(4)}"
 
 
+def user_link(*, optional: bool = True) -> models.ForeignKey:
+    """A tenant table's link to a user. Users live in the public schema, the table in a tenant's: no
+    database constraint and no cascade (deleting a user from public must not reach into tenant tables);
+    a removed user reads as None."""
+    nullable = {"null": True, "blank": True} if optional else {}
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        **nullable,
+    )
+
+
 class Workset(models.Model):
     code = models.CharField(max_length=40, unique=True, editable=False)
     name = models.CharField(max_length=64)
@@ -122,16 +136,7 @@ class Workset(models.Model):
     failure_class = models.CharField(max_length=20, blank=True)
     diagnosis = models.JSONField(default=dict, blank=True, help_text="The diagnosis of the last failure.")
     results_prefix = models.CharField(max_length=500, blank=True)
-    # Users live in the public schema, worksets in each tenant's: no database constraint and no cascade
-    # (deleting a user from public must not reach into tenant tables); a removed user reads as None.
-    submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    submitted_by = user_link()
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
@@ -220,14 +225,7 @@ class WorksetTransition(models.Model):
     workset = models.ForeignKey(Workset, on_delete=models.CASCADE, related_name="transitions")
     from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=State.choices)
-    actor = models.ForeignKey(  # see Workset.submitted_by
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    actor = user_link()
     reason = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(default=timezone.now)
 

@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -80,10 +81,10 @@ def read_json(path: Path) -> dict | None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Atomically: readers never see half a marker."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(temporary, path)
+    """Atomically, from any process or thread: readers never see half a file."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as out:
+        json.dump(data, out, indent=2, sort_keys=True)
+    os.replace(out.name, path)
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import shlex
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,7 +51,7 @@ from jobs.backends.base import (
     Step,
     StepStatus,
 )
-from jobs.backends.local import child_environment, read_json, run_directory
+from jobs.backends.local import child_environment, read_json, run_directory, write_json
 
 COMMAND_TIMEOUT_SECONDS = 30
 CHECK_TIMEOUT_SECONDS = 10
@@ -494,13 +492,6 @@ def _tail(path: Path, max_bytes: int) -> str:
             return log.read(max_bytes).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Atomically, from any process or thread: readers never see half a file."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as out:
-        json.dump(data, out, indent=2, sort_keys=True)
-    os.replace(out.name, path)
 
 
 @contextlib.contextmanager

@@ -7,10 +7,11 @@ Users live in the public schema, so ``Preference.user`` and ``Delivery.user`` ca
 import secrets
 import uuid
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from jobs.models import user_link
 
 LINEAR_GRAPHQL_URL = "https://api.linear.app/graphql"
 
@@ -133,14 +134,7 @@ class Delivery(models.Model):
     )
     kind = models.CharField(max_length=10, choices=Channel.Kind.choices)
     target = models.CharField(max_length=200, help_text="The channel's name, or the email recipient.")
-    user = models.ForeignKey(  # an email to a member; see Workset.submitted_by
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    user = user_link()  # an email to a member
     event = models.CharField(max_length=20, choices=Event.choices, db_index=True)
     workset_code = models.CharField(max_length=40, blank=True, db_index=True)
     payload = models.JSONField(default=dict)
@@ -168,9 +162,7 @@ class Delivery(models.Model):
 class Preference(models.Model):
     """A member's choice for one event; without a row, ``defaults.wants_email`` decides."""
 
-    user = models.ForeignKey(  # see Workset.submitted_by
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    user = user_link(optional=False)
     event = models.CharField(max_length=20, choices=SUBSCRIBABLE)
     email = models.BooleanField()
 

@@ -7,7 +7,6 @@ could not record is logged, not raised, so a workset's state change never rolls 
 
 import json
 import logging
-import random
 import uuid
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from jobs import retries
 from jobs.notifications.models import SUBSCRIBABLE, Channel, Delivery, Event, Preference
 from jobs.notifications.senders import SENDERS, Outcome
 
@@ -206,10 +206,9 @@ def send_after_commit(deliveries: list[Delivery]) -> None:
 
 
 def backoff_seconds(attempts: int) -> int:
-    """Exponential (base × 2^(n-1), capped) with jitter, so retries of one outage do not arrive together."""
-    exponential = settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-    ceiling = min(settings.NOTIFICATIONS_RETRY_MAX_SECONDS, exponential)
-    return max(1, round(random.uniform(ceiling / 2, ceiling)))  # noqa: S311 (jitter, not a secret)
+    """The workset retries' backoff (``jobs.retries``) with the notification settings, in whole seconds."""
+    base, cap = settings.NOTIFICATIONS_RETRY_BASE_SECONDS, settings.NOTIFICATIONS_RETRY_MAX_SECONDS
+    return max(1, round(retries.backoff_seconds(attempts, base=base, cap=cap)))
 
 
 OVERDUE_AFTER = timedelta(minutes=5)

@@ -196,8 +196,9 @@ def test_a_member_of_another_tenant_gets_404_on_a_workset_by_code(api_for, clien
     workset = make_workset(world.tenant, state="failed")
     mallory = api_for(world.mallory, tenant=world.other)
     assert mallory.get(f"{URL}/{workset.code}").status_code == 404  # beta's host: no such workset
-    for action in ("cancel", "retry", "archive"):
+    for action in ("submit", "cancel", "retry", "archive"):
         assert mallory.post(f"{URL}/{workset.code}/{action}").status_code == 404
+    assert mallory.get(f"{URL}/{workset.code}/diagnosis").status_code == 404
     assert workset.code not in {r["code"] for r in mallory.get(URL).json()["results"]}
     on_alpha = client_for(world.mallory, world.tenant)
     assert on_alpha.get(f"{URL}/{workset.code}").status_code == 404
