@@ -17,22 +17,12 @@ from django_tenants.utils import tenant_context
 
 from jobs import live
 from jobs.models import Workset
-from portal.consumers import TenantConsumer
-from portal.lib.live import group_name
+from portal.consumers import TopicConsumer
 
 
-class WorksetsConsumer(TenantConsumer):
+class WorksetsConsumer(TopicConsumer):
+    topic = live.TOPIC
     following: str | None = None
-    group: str | None = None
-
-    async def on_accepted(self):
-        self.group = group_name(self.tenant.schema_name, live.TOPIC)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.send_json({"type": "ready"})
-
-    async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None

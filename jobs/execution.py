@@ -35,20 +35,14 @@ from jobs.diagnostics import RETRYABLE_CLASSES, diagnose, render_html, render_te
 from jobs.models import State, Workset, WorksetStep
 from jobs.notifications.services import notify
 from jobs.pipelines import UnknownPipeline
-from tenants.models import Bucket, Tenant, UsageRecord
+from tenants.access import current_tenant
+from tenants.models import Bucket, UsageRecord
 from tenants.services.billing import rate_card_for, unit_price
 from tenants.services.usage import record_usage
 from tenants.storage import ObjectNotFound, StorageError
 
 EXCERPT_BYTES = 16_384
 SECONDS_PER_HOUR = Decimal(3600)
-
-
-def current_tenant() -> Tenant:
-    tenant = getattr(connection, "tenant", None)
-    if isinstance(tenant, Tenant):
-        return tenant
-    return Tenant.objects.get(schema_name=connection.schema_name)
 
 
 def backend_of(workset: Workset):
@@ -218,8 +212,18 @@ def _complete(workset: Workset) -> None:
     )
     notify("completed", workset=workset, cost_usd=str(cost) if cost is not None else "")
     _dispatch_after_commit()
+    _find_profiles_after_commit(workset.code)
     staged = Path(workset.run_handle["run_dir"]) / "work" / "inputs"
     transaction.on_commit(lambda: shutil.rmtree(staged, ignore_errors=True))  # the bucket keeps the originals
+
+
+def _find_profiles_after_commit(code: str) -> None:
+    """Profiler output among the results (callgrind, gprof, perf …) becomes profiles to analyse."""
+    from analysis.tasks import find_result_profiles_task
+    from jobs.tasks import send_in_schema
+
+    schema = connection.schema_name
+    transaction.on_commit(lambda: send_in_schema(schema, find_result_profiles_task, code))
 
 
 def measured_cost(workset: Workset) -> Decimal | None:

@@ -76,9 +76,9 @@ class WorksetQuerySet(models.QuerySet):
         return self.select_related("submitted_by", "retry_of").prefetch_related("retries", "steps", history)
 
 
-def new_code(name: str) -> str:
-    """Readable and unique enough: ``<slug of the name, ≤ 30 chars>-<8 hex>``."""
-    return f"{slugify(name)[:30].strip('-') or 'workset'}-{secrets.token_hex(4)}"
+def new_code(name: str, *, default: str = "workset") -> str:
+    """Readable and unique enough: ``<slug of the name, ≤ 30 chars>-<8 hex>`` (worksets, profiles)."""
+    return f"{slugify(name)[:30].strip('-') or default}-{secrets.token_hex(4)}"
 
 
 def user_link(*, optional: bool = True) -> models.ForeignKey:

@@ -28,7 +28,9 @@ urlpatterns = [
     path("api/v1/", include("tenants.api.billing")),
     path("api/v1/", include("tenants.api.files")),
     path("api/v1/", include("jobs.api.urls")),
+    path("api/v1/", include("analysis.api.iss_urls")),
     path("api/v1/", include("jobs.notifications.api.urls")),
+    path("api/v1/", include("analysis.api.urls")),
     path("api/v1/", include(router.urls)),
     *docs_urlpatterns,
 ]

@@ -4,6 +4,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
+from portal.lib.live import group_name
 from tenants.access import is_public
 from tenants.models import Membership
 
@@ -37,6 +38,23 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
     def _membership(self, user):
         with tenant_context(self.tenant):
             return Membership.objects.filter(user=user, tenant=self.tenant).first()
+
+
+class TopicConsumer(TenantConsumer):
+    """Joins the tenant's group for ``topic`` (``portal.lib.live``), says ``{"type": "ready"}`` once
+    joined (from then on nothing is missed), and leaves the group on disconnect."""
+
+    topic: str = ""
+    group: str | None = None
+
+    async def on_accepted(self):
+        self.group = group_name(self.tenant.schema_name, self.topic)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_json({"type": "ready"})
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
 
 class PingConsumer(TenantConsumer):

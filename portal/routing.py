@@ -1,9 +1,11 @@
 from django.urls import path
 
+from analysis.consumers import ProfilesConsumer
 from jobs.consumers import WorksetsConsumer
 from portal.consumers import PingConsumer
 
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
     path("ws/worksets/", WorksetsConsumer.as_asgi()),
+    path("ws/profiles/", ProfilesConsumer.as_asgi()),
 ]

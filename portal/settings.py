@@ -174,6 +174,13 @@ RUNYARD_RETRY_BASE_SECONDS = env_int("RUNYARD_RETRY_BASE_SECONDS", 30, minimum=0
 RUNYARD_RETRY_CAP_SECONDS = env_int("RUNYARD_RETRY_CAP_SECONDS", 900, minimum=0)
 RUNYARD_TEST_PIPELINE_SECONDS = env_int("RUNYARD_TEST_PIPELINE_SECONDS", 0, minimum=0)
 
+# --- Profiles (see README, "Profiles") ---
+RUNYARD_MAX_PROFILE_BYTES = env_int("RUNYARD_MAX_PROFILE_MB", 500, minimum=1) * 1024 * 1024
+# ISS client secrets by tenant slug, for connections whose secret source is "settings". Deployments that
+# keep secrets in the environment set ISS_CLIENT_SECRET_<SLUG> instead (analysis.iss.connections reads
+# it when the token is fetched, so a rotated secret needs no restart); AWS Secrets Manager is the other source.
+ISS_CLIENT_SECRETS: dict[str, str] = {}
+
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -311,6 +318,7 @@ SPECTACULAR_SETTINGS = {
         "TenantStatusEnum": "tenants.models.accounts.Tenant.Status",
         "InvoiceStatusEnum": "tenants.models.billing.Invoice.Status",
         "WorksetStateEnum": "jobs.models.State",
+        "ProfileStateEnum": "analysis.models.State",
     },
 }
 

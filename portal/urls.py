@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("worksets/", include("jobs.urls")),
     path("notifications/", include("jobs.notifications.urls")),
+    path("profiles/", include("analysis.urls")),
     path("accounts/", include("allauth.urls")),
     *api.urlpatterns,
 ]

@@ -1,13 +1,23 @@
 """Who may enter which tenant: the one place that answers it for pages, the API and websockets."""
 
+from django.db import connection
 from django.http import Http404
 from django_tenants.utils import get_public_schema_name
 
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 
 
 def is_public(tenant) -> bool:
     return tenant is None or tenant.schema_name == get_public_schema_name()
+
+
+def current_tenant() -> Tenant:
+    """The tenant whose schema the connection is in. Requests and tenant-aware tasks set the tenant
+    itself; ``schema_context`` (commands, the demo) sets only a placeholder, so look it up then."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Tenant):
+        return tenant
+    return Tenant.objects.get(schema_name=connection.schema_name)
 
 
 def membership_for(request) -> Membership | None:

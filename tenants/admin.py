@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tenants import admin_billing, services  # noqa: F401 (admin_billing registers its admins)
+from tenants import admin_billing, admin_iss, services  # noqa: F401 (admin_billing, admin_iss register their admins)
 from tenants.admin_storage import BucketInline
 from tenants.forms import add_validation_errors
 from tenants.models import ApiToken, AuditEvent, Domain, Membership, Tenant, User

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from portal.celery import app as celery_app
@@ -212,3 +212,24 @@ def operator_client(db, world) -> Client:
     client = Client(HTTP_HOST="localhost")
     client.force_login(world.operator, backend="django.contrib.auth.backends.ModelBackend")
     return client
+
+
+# Websocket tests: a channel layer of the test alone (its own Redis prefix), so messages of other test
+# runs on the shared Redis never arrive; and the test's own connection kept open for consumers.
+@pytest.fixture
+def private_channel_layer():
+    layer = settings.CHANNEL_LAYERS["default"]
+    if "CONFIG" not in layer:  # the in-memory layer is private to this process already
+        yield
+        return
+    config = {**layer["CONFIG"], "prefix": f"test-live-{uuid.uuid4().hex[:8]}"}
+    with override_settings(CHANNEL_LAYERS={"default": {**layer, "CONFIG": config}}):
+        yield
+
+
+@pytest.fixture
+def consumer_connection(monkeypatch):
+    """Consumers call ``close_old_connections`` around every message and database call; on this thread
+    that is the test's connection, inside the test's transaction, and closing it would end the test.
+    Django's test client keeps it open for requests the same way."""
+    monkeypatch.setattr(connection, "close_if_unusable_or_obsolete", lambda: None)

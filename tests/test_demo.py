@@ -148,7 +148,21 @@ def check_acme_files_and_usage(demo: DemoRun, password: str) -> None:
         assert usage["categories"] and float(usage["total"]) > 0, usage
         worksets = web.get("/api/v1/worksets", params={"state": ["queued", "completed", "failed"]}).json()
         assert {"queued", "completed", "failed"} <= {w["state"] for w in worksets["results"]}, worksets
+        compare_the_demo_profiles(web)
         run_the_qc_workset(demo, web)
+
+
+def compare_the_demo_profiles(web: httpx.Client) -> None:
+    """acme's two demo profiles were parsed before the portal started; the diff shows the optimisation."""
+    profiles = web.get("/api/v1/profiles", params={"source": "demo"}).json()["results"]
+    assert sorted(p["state"] for p in profiles) == ["ready", "ready"], profiles
+    by_name = {p["name"].split(",")[1].split()[0]: p["code"] for p in profiles}
+    change = web.get(
+        f"/api/v1/profiles/{by_name['after']}/diff", params={"against": by_name["before"]}
+    ).json()
+    assert change["total_change"]["value"] < 0, change  # fewer instructions after
+    page = web.get(f"/profiles/{by_name['before']}/")
+    assert page.status_code == 200 and "update_particles" in page.text
 
 
 def run_the_qc_workset(demo: DemoRun, web: httpx.Client) -> None:
@@ -231,6 +245,7 @@ def test_demo_serves_runs_tasks_stops_cleanly_and_reuses_its_data(runyard_home):
     assert "Created tenant acme" in first
     assert "with 7 sample files under inputs/ (7 uploaded now), 30 days of usage" in first
     assert "Demo worksets: 7 in different states and 'GIAB trio QC' ready to submit (8 created now)" in first
+    assert "Demo profiles: 2 (before/after an optimisation; 2 created now)" in first
     assert all(credentials[email] in first for email in USERS)
 
     second = run_demo_once(runyard_home)
@@ -238,5 +253,6 @@ def test_demo_serves_runs_tasks_stops_cleanly_and_reuses_its_data(runyard_home):
     assert "Reusing tenant acme" in second
     assert "(0 uploaded now)" in second
     assert "(0 created now)" in second
+    assert "Demo profiles: 2 (before/after an optimisation; 0 created now)" in second
     assert read_credentials(runyard_home) == credentials
     assert all(credentials[email] in second for email in USERS)

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.request import Request
 
+from analysis.models import Profile
 from jobs import services
 from jobs.backends.base import SUCCEEDED
 from jobs.catalog.models import Pipeline
@@ -77,6 +78,7 @@ def workset(request, code):
         "spec_json": json.dumps(item.spec, indent=2),
         "problems": (item.validation or {}).get("problems") or [],
         "diagnosis": diagnosis_report(item),
+        "profiles": Profile.objects.of_workset(item.code),
         "can_submit": can_write and item.state == State.VALIDATED,
         "can_cancel": can_write and item.state in CANCELLABLE,
         "can_retry": can_write and item.state in RETRYABLE,

@@ -11,6 +11,7 @@ from tenants.models.billing import (
     RateCard,
     UsageRecord,
 )
+from tenants.models.iss import IssConnection
 from tenants.models.signup import Signup
 from tenants.models.storage import GB, Bucket
 from tenants.models.tokens import TOKEN_PREFIX, ApiToken, hash_token_secret
@@ -26,6 +27,7 @@ __all__ = [
     "GpuRate",
     "Invoice",
     "InvoiceLine",
+    "IssConnection",
     "Membership",
     "Quota",
     "RateCard",

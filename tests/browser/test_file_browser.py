@@ -36,7 +36,7 @@ def upload_finished(page: Page, name: str) -> None:
 
 def open_files_in_a_new_folder(page: Page, server) -> str:
     sign_in(page, server, "alice@example.com")
-    page.get_by_role("link", name="Files").click()
+    page.get_by_role("link", name="Files", exact=True).click()
     expect(page).to_have_url(server.url("alpha", "/files/"))
     folder = f"run-{uuid4().hex[:8]}"
     page.get_by_placeholder("New folder name").fill(folder)

@@ -6,42 +6,18 @@ test runs on the shared Redis never arrive. "Never receives" is checked with a l
 same socket: a leaked message would have arrived before it.
 """
 
-from uuid import uuid4
-
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.db import connection
-from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from jobs import live
 from jobs.models import State, WorksetStep
-from portal.asgi import application
 from portal.consumers import CLOSE_NOT_FOUND
 from tests.builders import make_workset
+from tests.live import live_socket, open_live_socket
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def private_channel_layer():
-    layer = settings.CHANNEL_LAYERS["default"]
-    if "CONFIG" not in layer:  # the in-memory layer is private to this process already
-        yield
-        return
-    config = {**layer["CONFIG"], "prefix": f"test-live-{uuid4().hex[:8]}"}
-    with override_settings(CHANNEL_LAYERS={"default": {**layer, "CONFIG": config}}):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def test_connection_stays_open(monkeypatch):
-    """Consumers call ``close_old_connections`` around every message and database call; on this thread
-    that is the test's connection, inside the test's transaction, and closing it would end the test.
-    Django's test client keeps it open for requests the same way."""
-    monkeypatch.setattr(connection, "close_if_unusable_or_obsolete", lambda: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_channel_layer", "consumer_connection")]
 
 
 @pytest.fixture
@@ -56,19 +32,11 @@ def committed(django_capture_on_commit_callbacks):
 
 
 def socket(tenant_slug: str, cookie: str | None) -> WebsocketCommunicator:
-    host = f"{tenant_slug}.localhost".encode()
-    headers = [(b"host", host), (b"origin", b"http://" + host)]
-    if cookie:
-        headers.append((b"cookie", cookie.encode()))
-    return WebsocketCommunicator(application, "/ws/worksets/", headers=headers)
+    return live_socket("/ws/worksets/", tenant_slug, cookie)
 
 
 async def open_socket(tenant_slug: str, cookie: str) -> WebsocketCommunicator:
-    communicator = socket(tenant_slug, cookie)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert await communicator.receive_json_from() == {"type": "ready"}
-    return communicator
+    return await open_live_socket("/ws/worksets/", tenant_slug, cookie)
 
 
 def test_a_member_receives_the_new_state_of_a_workset_of_their_tenant(world, session_cookie, committed):

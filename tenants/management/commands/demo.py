@@ -119,6 +119,16 @@ class Command(BaseCommand):
             f"Demo worksets: {len(DEMO_WORKSETS)} in different states and {QC_WORKSET.name!r} ready to "
             f"submit ({made} created now); cluster {DEMO_CLUSTER} runs them on this machine."
         )
+        self.seed_profiles()
+
+    def seed_profiles(self) -> None:
+        """Two profiles of one program, before and after an optimisation (analysis.demo; idempotent)."""
+        from analysis.demo import DEMO_PROFILES, seed_demo_profiles
+
+        tenant = Tenant.objects.get(slug=TENANT_SLUG)
+        with tasks_inline(), schema_context(tenant.schema_name):
+            made = seed_demo_profiles()
+        self.say(f"Demo profiles: {len(DEMO_PROFILES)} (before/after an optimisation; {made} created now).")
 
     def print_summary(self, port: int, credentials: dict[str, str], took: float) -> None:
         base = settings.RUNYARD_BASE_DOMAIN
