@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.models import Profile, Source
-from analysis.services import create_profile
+from analysis.services.profiles import create_profile
 
 FILES = Path(__file__).resolve().parent / "demo_profiles"
 

@@ -6,7 +6,7 @@ from portal.celery import app
 @app.task(name="analysis.parse_profile_task", acks_late=True, time_limit=3600, soft_time_limit=3500)
 def parse_profile_task(code: str, attempt: int) -> str:
     """Parse one attempt of a profile; run twice, the second finds it claimed or done and does nothing."""
-    from analysis.services import parse_profile
+    from analysis.services.profiles import parse_profile
 
     profile = parse_profile(code, attempt)
     return profile.state if profile else "gone"
@@ -15,7 +15,7 @@ def parse_profile_task(code: str, attempt: int) -> str:
 @app.task(name="analysis.find_result_profiles_task", acks_late=True, time_limit=600)
 def find_result_profiles_task(workset_code: str) -> list[str]:
     """Sent when a workset completes: its results' profiler files become profiles (idempotent)."""
-    from analysis.services import find_result_profiles
+    from analysis.services.profiles import find_result_profiles
     from jobs.models import Workset
 
     workset = Workset.objects.filter(code=workset_code).first()

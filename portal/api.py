@@ -31,6 +31,8 @@ urlpatterns = [
     path("api/v1/", include("analysis.api.iss_urls")),
     path("api/v1/", include("jobs.notifications.api.urls")),
     path("api/v1/", include("analysis.api.urls")),
+    path("api/v1/", include("analysis.api.cost_urls")),
+    path("api/v1/", include("analysis.api.cost_data_urls")),
     path("api/v1/", include(router.urls)),
     *docs_urlpatterns,
 ]

@@ -12,6 +12,8 @@ urlpatterns = [
     path("worksets/", include("jobs.urls")),
     path("notifications/", include("jobs.notifications.urls")),
     path("profiles/", include("analysis.urls")),
+    path("costs/", include("analysis.cost_urls")),
+    path("costs/", include("analysis.cost_data_urls")),
     path("accounts/", include("allauth.urls")),
     *api.urlpatterns,
 ]

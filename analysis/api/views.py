@@ -14,7 +14,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from analysis import insights, services
+from analysis import insights
 from analysis.api.serializers import (
     InsightQuerySerializer,
     ProfileDetailSerializer,
@@ -23,6 +23,7 @@ from analysis.api.serializers import (
 )
 from analysis.listing import NewestFirst, ProfileFilter
 from analysis.models import Profile
+from analysis.services import profiles as profile_services
 from analysis.tables import NotReady, parsed
 from jobs.models import Workset
 from portal.rest import ScopedViewSet
@@ -75,7 +76,7 @@ class ProfileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         if data.get("file"):
             file = data["file"]
             extra = data.get("disassembly")
-            profile = services.create_profile(
+            profile = profile_services.create_profile(
                 name=data.get("name", ""),
                 filename=file.name,
                 data=file,
@@ -87,14 +88,14 @@ class ProfileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             workset = Workset.objects.visible_to(request.membership).filter(code=data["workset"]).first()
             if workset is None:
                 raise exceptions.ValidationError({"workset": "No such workset in this tenant."})
-            profile = services.import_result_file(
+            profile = profile_services.import_result_file(
                 workset, data["key"], actor=request.user, name=data.get("name", "")
             )
         return Response(ProfileDetailSerializer(profile).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="Delete a profile, its tables and (unless it is a workset's result) its file")
     def destroy(self, request, code=None):
-        services.delete_profile(self.get_object(), actor=request.user)
+        profile_services.delete_profile(self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -102,7 +103,7 @@ class ProfileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     )
     @action(detail=True, methods=["post"])
     def reparse(self, request, code=None):
-        profile = services.reparse_profile(self.get_object(), actor=request.user)
+        profile = profile_services.reparse_profile(self.get_object(), actor=request.user)
         return Response(ProfileDetailSerializer(profile).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

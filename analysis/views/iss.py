@@ -87,7 +87,7 @@ def iss_platforms(request):
 def iss_import(request, job_id: str):
     """Stream one artifact file into a spooled temporary file (memory up to 8 MB, then disk) and hand it to
     ``create_profile``; ISS's bytes never sit whole in memory."""
-    from analysis.services import create_profile
+    from analysis.services.profiles import create_profile
 
     if not can_import(request):
         raise PermissionDenied("Importing ISS files needs the member role.")

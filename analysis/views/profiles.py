@@ -17,11 +17,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.request import Request
 
-from analysis import insights, services
+from analysis import insights
 from analysis.forms import ProfileUploadForm
 from analysis.listing import NewestFirst, ProfileFilter
 from analysis.models import Profile, State
 from analysis.profiles.model import CANONICAL
+from analysis.services import profiles as profile_services
 from analysis.tables import NotReady, parsed
 from analysis.views.figure_text import readable
 from analysis.views.flame_svg import icicle
@@ -73,7 +74,7 @@ def profiles(request):
 def _upload(request, form: ProfileUploadForm) -> Profile | None:
     file, extra = form.cleaned_data["file"], form.cleaned_data.get("disassembly")
     try:
-        return services.create_profile(
+        return profile_services.create_profile(
             name=form.cleaned_data.get("name", ""),
             filename=file.name,
             data=file,
@@ -215,7 +216,7 @@ def _first_kind(rows: list[dict], name: str) -> str:
 def profile_reparse(request, code: str):
     item = get_profile_for_user(request, code)
     _refuse_viewers(request)
-    services.reparse_profile(item, actor=request.user)
+    profile_services.reparse_profile(item, actor=request.user)
     messages.success(request, f"Profile {item.name} is being parsed again.")
     return redirect("profile", code=item.code)
 
@@ -224,7 +225,7 @@ def profile_reparse(request, code: str):
 def profile_delete(request, code: str):
     item = get_profile_for_user(request, code)
     _refuse_viewers(request)
-    services.delete_profile(item, actor=request.user)
+    profile_services.delete_profile(item, actor=request.user)
     messages.success(request, f"Profile {item.name} deleted.")
     return redirect("profiles")
 

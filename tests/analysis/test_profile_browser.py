@@ -152,14 +152,14 @@ def page(chromium, server):
 @pytest.fixture
 def uploaded(world):
     """Codes of the profiles the test made through the browser; deleted (tables and files) afterwards."""
-    from analysis import services
+    from analysis.services import profiles as profile_services
 
     codes: list[str] = []
     yield codes
 
     def remove():
         for profile in Profile.objects.filter(code__in=codes):
-            services.delete_profile(profile, actor=None)
+            profile_services.delete_profile(profile, actor=None)
 
     committed(world.tenant, remove)
 

@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from analysis.services import create_profile
+from analysis.services.profiles import create_profile
 from portal.consumers import CLOSE_NOT_FOUND
 from tests.live import live_socket, open_live_socket
 

@@ -35,13 +35,13 @@ def upload(client_for, world, django_capture_on_commit_callbacks):
 @pytest.fixture(scope="module")
 def demo(django_db_blocker, world):
     """The demo's before and after runs (callgrind joined with objdump), parsed once for the module."""
-    from analysis import services
+    from analysis.services import profiles as profile_services
 
     made = {}
     with django_db_blocker.unblock(), tenant_context(world.tenant):
         for run in ("before", "after"):
             with (DEMO / f"{run}.callgrind").open("rb") as data, (DEMO / f"{run}.objdump").open("rb") as dis:
-                profile = services.create_profile(
+                profile = profile_services.create_profile(
                     name=f"Pages demo {run}",
                     filename=f"callgrind.out.{run}",
                     data=data,
@@ -49,12 +49,12 @@ def demo(django_db_blocker, world):
                     actor=world.alice,
                     disassembly=("app.objdump", dis, (DEMO / f"{run}.objdump").stat().st_size),
                 )
-            services.parse_profile(profile.code, profile.attempt)
+            profile_services.parse_profile(profile.code, profile.attempt)
             made[run] = Profile.objects.get(pk=profile.pk)
     yield made
     with django_db_blocker.unblock(), tenant_context(world.tenant):
         for profile in made.values():
-            services.delete_profile(profile, actor=None)
+            profile_services.delete_profile(profile, actor=None)
 
 
 def page(client, path: str) -> str:

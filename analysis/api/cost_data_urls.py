@@ -1,0 +1,3 @@
+"""``/api/v1/analytics/…`` routes that feed cost analytics: ingests, rates, teams and jobs."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""``/api/v1/analytics/cost…``: cost by group, trend, budget burn, forecast, recommendations, exports."""
+
+urlpatterns: list = []

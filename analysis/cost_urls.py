@@ -1,0 +1,3 @@
+"""Cost dashboard pages, included from ``portal.urls`` at ``costs/``."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""The analysis app's use cases: one module per noun (profiles, costs)."""
