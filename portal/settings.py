@@ -176,6 +176,8 @@ RUNYARD_TEST_PIPELINE_SECONDS = env_int("RUNYARD_TEST_PIPELINE_SECONDS", 0, mini
 
 # --- Profiles (see README, "Profiles") ---
 RUNYARD_MAX_PROFILE_BYTES = env_int("RUNYARD_MAX_PROFILE_MB", 500, minimum=1) * 1024 * 1024
+# --- Cost data (see README, "Getting cost data in") ---
+RUNYARD_MAX_COST_INGEST_BYTES = env_int("RUNYARD_MAX_COST_INGEST_MB", 1024, minimum=1) * 1024 * 1024
 # ISS client secrets by tenant slug, for connections whose secret source is "settings". Deployments that
 # keep secrets in the environment set ISS_CLIENT_SECRET_<SLUG> instead (analysis.iss.connections reads
 # it when the token is fetched, so a rotated secret needs no restart); AWS Secrets Manager is the other source.

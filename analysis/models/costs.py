@@ -18,6 +18,12 @@ from jobs.models import new_code, user_link
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
+class CostQuerySet(models.QuerySet):
+    def visible_to(self, membership):
+        """Every member of the tenant sees its cost data; the schema holds only this tenant's."""
+        return self if membership is not None else self.none()
+
+
 JobStatus = models.TextChoices("JobStatus", [(status.upper(), status) for status in STATUSES])
 
 
@@ -29,6 +35,8 @@ class Team(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = CostQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -56,6 +64,8 @@ class GpuJob(models.Model):
         help_text="The ingest that last inserted or changed the job.",
     )
     updated = models.DateTimeField(auto_now=True)
+
+    objects = CostQuerySet.as_manager()
 
     class Meta:
         ordering = ["-start_time", "job_id"]
@@ -85,6 +95,8 @@ class RateSnapshot(models.Model):
     source = models.CharField(max_length=10, choices=RateSource.choices, default=RateSource.IMPORT)
     updated_by = user_link()
     updated = models.DateTimeField(auto_now=True)
+
+    objects = CostQuerySet.as_manager()
 
     class Meta:
         ordering = ["-day", "provider", "gpu_type"]
@@ -154,6 +166,8 @@ class CostIngest(models.Model):
     created_by = user_link()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CostQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
