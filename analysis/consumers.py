@@ -5,7 +5,7 @@ Messages to the browser: ``{"type": "ready"}`` once joined, then ``{"type": "pro
 socket's own tenant, so it only ever hears that tenant's profiles.
 """
 
-from analysis import live
+from analysis import cost_live, live
 from portal.consumers import TopicConsumer
 
 
@@ -14,3 +14,15 @@ class ProfilesConsumer(TopicConsumer):
 
     async def profile_update(self, event):
         await self.send_json({"type": "profile.update", "profile": event["profile"]})
+
+
+class CostsConsumer(TopicConsumer):
+    """``/ws/costs/``: ``ingest.update`` (``analysis.cost_live.payload``) and ``costs.changed`` messages."""
+
+    topic = cost_live.TOPIC
+
+    async def ingest_update(self, event):
+        await self.send_json({"type": "ingest.update", "ingest": event["ingest"]})
+
+    async def costs_changed(self, event):
+        await self.send_json({"type": "costs.changed", "start": event["start"], "end": event["end"]})

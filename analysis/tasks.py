@@ -20,3 +20,12 @@ def find_result_profiles_task(workset_code: str) -> list[str]:
 
     workset = Workset.objects.filter(code=workset_code).first()
     return [profile.code for profile in find_result_profiles(workset)] if workset else []
+
+
+@app.task(name="analysis.ingest_costs_task", acks_late=True, time_limit=7200, soft_time_limit=7000)
+def ingest_costs_task(code: str) -> str:
+    """Ingest one uploaded cost file; redelivered, it skips the batches already applied and goes on."""
+    from analysis.services.costs import run_cost_ingest
+
+    ingest = run_cost_ingest(code)
+    return ingest.state if ingest else "gone"

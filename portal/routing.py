@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analysis.consumers import ProfilesConsumer
+from analysis.consumers import CostsConsumer, ProfilesConsumer
 from jobs.consumers import WorksetsConsumer
 from portal.consumers import PingConsumer
 
@@ -8,4 +8,5 @@ websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
     path("ws/worksets/", WorksetsConsumer.as_asgi()),
     path("ws/profiles/", ProfilesConsumer.as_asgi()),
+    path("ws/costs/", CostsConsumer.as_asgi()),
 ]
