@@ -321,6 +321,11 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "tenants.models.billing.Invoice.Status",
         "WorksetStateEnum": "jobs.models.State",
         "ProfileStateEnum": "analysis.models.State",
+        "RateSourceEnum": "analysis.models.costs.RateSource",
+        "CostIngestKindEnum": "analysis.models.costs.IngestKind",
+        "CostIngestStateEnum": "analysis.models.costs.IngestState",
+        "ProfileSourceEnum": "analysis.models.Source",
+        "CostAnswerSourceEnum": "analysis.api.costs.SOURCES",
     },
 }
 

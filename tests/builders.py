@@ -124,3 +124,47 @@ def committed(tenant, change):
     if failures:
         raise failures[0]
     return results[0]
+
+
+def load_cost_rows(jobs_json: str, rates_csv: str, *, shift_days: int = 0) -> None:
+    """Teams, jobs and rates straight into the current schema, then the rollups rebuilt: the data of
+    cost analytics without the ingestion path (which has its own tests). ``shift_days`` moves every
+    timestamp and rate day by whole days (costs unchanged)."""
+    from datetime import timedelta
+
+    from analysis.cost_analytics import rebuild_rollups
+    from analysis.costs.rates import read_rates_csv
+    from analysis.costs.records import JobRecord, TeamRecord, read_json
+    from analysis.models import GpuJob, RateSnapshot, Team
+
+    shift = timedelta(days=shift_days)
+    records = list(read_json(jobs_json))
+    teams = {r.name: r for r in records if isinstance(r, TeamRecord)}
+    jobs = [r for r in records if isinstance(r, JobRecord)]
+    for name in {job.team_name for job in jobs} - teams.keys():
+        teams[name] = TeamRecord(name, "", None)
+    by_name = {
+        t.name: Team.objects.create(name=t.name, description=t.description, budget_usd=t.budget_usd)
+        for t in teams.values()
+    }
+    GpuJob.objects.bulk_create(
+        GpuJob(
+            job_id=j.job_id,
+            team=by_name[j.team_name],
+            model_name=j.model_name,
+            provider=j.provider,
+            gpu_type=j.gpu_type,
+            gpu_count=j.gpu_count,
+            start_time=j.start_time + shift,
+            end_time=j.end_time and j.end_time + shift,
+            status=j.status,
+        )
+        for j in jobs
+    )
+    RateSnapshot.objects.bulk_create(
+        RateSnapshot(
+            day=r.day + shift, provider=r.provider, gpu_type=r.gpu_type, usd_per_gpu_hour=r.usd_per_gpu_hour
+        )
+        for r in read_rates_csv(rates_csv.splitlines())
+    )
+    rebuild_rollups()

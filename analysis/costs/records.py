@@ -151,6 +151,14 @@ def normalise_gpu_type(value: Any) -> str:
         raise ValueError(exc.message) from None
 
 
+def normalise_status(value: Any) -> str:
+    """The canonical job status, or ValueError naming the allowed ones."""
+    try:
+        return _choice(value, "status", STATUSES)
+    except _Invalid as exc:
+        raise ValueError(exc.message) from None
+
+
 def parse_timestamp(value: Any, field: str = "timestamp") -> datetime | None:
     """An aware ISO-8601 timestamp converted to UTC; None for an empty value; ValueError if naive."""
     if isinstance(value, datetime):

@@ -108,19 +108,19 @@ def select(
     gpu_type: str | Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """The rollup rows of days in [start, end] (inclusive, UTC) matching every filter given."""
-    days = rollups["day"]
     keep = np.ones(len(rollups), dtype=bool)
     if start is not None:
-        keep &= (days >= pd.Timestamp(start)).to_numpy()
+        keep &= (rollups["day"] >= pd.Timestamp(start)).to_numpy()
     if end is not None:
-        keep &= (days <= pd.Timestamp(end)).to_numpy()
+        keep &= (rollups["day"] <= pd.Timestamp(end)).to_numpy()
     for column, wanted in (
         ("team_name", team),
         ("model_name", model),
         ("provider", provider),
         ("gpu_type", gpu_type),
     ):
-        keep &= _matching(rollups[column], wanted)
+        if wanted is not None:
+            keep &= _matching(rollups[column], wanted)
     return rollups.loc[keep]
 
 

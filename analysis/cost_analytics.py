@@ -1,0 +1,235 @@
+"""The questions the cost dashboard, the API and the chat ask of a tenant's GPU jobs.
+
+Rows come from the tenant's own schema (the request's or task's connection, never another one) as
+DataFrames shaped like ``analysis.costs.rollups.rollup`` output, and the pure functions of
+``analysis.costs`` answer on them, so the figures are the ones the pure tests check by hand.
+
+Two paths give the same rows:
+
+- **rollups** (the default): ``CostRollup`` holds closed jobs per (day, team, model, provider, GPU
+  type), summed in SQL for the asked grouping; open jobs (pending, running) are added by the raw path,
+  prorated to ``now`` and marked provisional. A month of cost by team at 10M jobs reads a few thousand
+  rollup rows.
+- **raw**: the proration of ``analysis.costs.proration`` written in SQL over ``GpuJob`` (one row per
+  job and UTC day through ``generate_series``, joined to that day's rate). It serves filters a rollup
+  cannot (``status``) and is what the rollups are checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
+from django.db import connection
+from django.utils import timezone
+
+from analysis.costs import rollups
+from analysis.costs.records import OPEN_STATUSES, STATUSES
+from analysis.models import CostRollup, GpuJob, RateSnapshot, Team
+
+STORED_KEYS = {"day", "team_name", "model_name", "provider", "gpu_type"}
+MEASURE_COLUMNS = ["gpu_hours", "cost", "unpriced_gpu_hours", "provisional_cost", "jobs_started"]
+CLOSED_STATUSES = tuple(status for status in STATUSES if status not in OPEN_STATUSES)
+_SQL_COLUMN = {
+    "day": "day",
+    "team_id": "team_id",
+    "team_name": "team_name",
+    "model_name": "model_name",
+    "provider": "provider",
+    "gpu_type": "gpu_type",
+}
+
+
+@dataclass(frozen=True)
+class CostQuery:
+    """A period of UTC days [start, end] and filters; an empty filter tuple means all."""
+
+    start: date
+    end: date
+    teams: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    gpu_types: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    now: datetime = field(default_factory=timezone.now)
+
+    @property
+    def needs_raw(self) -> bool:
+        """Rollups do not keep a job's status: a status filter is answered from the jobs."""
+        return bool(self.statuses)
+
+
+def _columns(group_by: Sequence[str]) -> list[str]:
+    """The stored columns a grouping needs (week and month are computed from day)."""
+    columns = rollups.group_columns(group_by)
+    needed = [c for c in columns if c in STORED_KEYS]
+    if any(c in ("week", "month") for c in columns) and "day" not in needed:
+        needed.append("day")
+    return needed
+
+
+def _filters(query: CostQuery, *, team: str, job: str) -> tuple[str, dict]:
+    """`` AND …`` clauses for the query's filters, with their named parameters."""
+    clauses, params = [], {}
+    for name, values, column in (
+        ("teams", query.teams, f"{team}.name"),
+        ("models", query.models, f"{job}.model_name"),
+        ("providers", query.providers, f"{job}.provider"),
+        ("gpu_types", query.gpu_types, f"{job}.gpu_type"),
+    ):
+        if values:
+            clauses.append(f" AND {column} = ANY(%({name})s)")
+            params[name] = list(values)
+    return "".join(clauses), params
+
+
+def _frame(sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        frame = pd.DataFrame(cursor.fetchall(), columns=[*columns, *MEASURE_COLUMNS])
+    for column in MEASURE_COLUMNS:
+        frame[column] = frame[column].astype("int64" if column == "jobs_started" else "float64")
+    if "day" in columns:
+        frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
+    return frame
+
+
+def _select_list(columns: list[str], alias: str) -> str:
+    return ", ".join(f"{alias}.{_SQL_COLUMN[c]}" for c in columns)
+
+
+def stored_rows(query: CostQuery, columns: list[str]) -> pd.DataFrame:
+    """Closed jobs' figures from ``CostRollup``, summed in SQL by ``columns``."""
+    filters, params = _filters(query, team="t", job="r")
+    keys = _select_list(columns, "k")
+    # Only whitelisted column names and model table names are formatted in; values are parameters.
+    sql = f"""
+        SELECT {keys + "," if keys else ""} SUM(k.gpu_hours), SUM(k.cost), SUM(k.unpriced_gpu_hours), 0.0,
+               SUM(k.jobs_started)
+        FROM (SELECT r.day, t.name AS team_name, r.model_name, r.provider, r.gpu_type, r.gpu_hours, r.cost,
+                     r.unpriced_gpu_hours, r.jobs_started
+              FROM {CostRollup._meta.db_table} r JOIN {Team._meta.db_table} t ON t.id = r.team_id
+              WHERE r.day BETWEEN %(start)s AND %(end)s {filters}) k
+        {"GROUP BY " + keys if keys else ""}
+        {"HAVING COUNT(*) > 0" if not keys else ""}
+    """  # noqa: S608
+    return _frame(sql, {"start": query.start, "end": query.end, **params}, columns)
+
+
+# One row per (job, UTC day it ran), as proration.run_interval and proration.daily_costs define them.
+_JOB_DAYS = """
+    WITH jobs AS (
+        SELECT j.team_id, t.name AS team_name, j.model_name, j.provider, j.gpu_type, j.gpu_count,
+               j.status IN ('pending', 'running') AS provisional,
+               j.start_time AT TIME ZONE 'UTC' AS s,
+               CASE j.status
+                   WHEN 'pending' THEN j.start_time
+                   WHEN 'running' THEN GREATEST(LEAST(COALESCE(j.end_time, %(now)s), %(now)s), j.start_time)
+                   ELSE j.end_time
+               END AT TIME ZONE 'UTC' AS e
+        FROM {jobs} j JOIN {teams} t ON t.id = j.team_id
+        WHERE j.start_time < %(until)s AND (j.end_time IS NULL OR j.end_time > %(since)s) {filters}
+    ),
+    job_days AS (
+        SELECT jobs.*, d::date AS day, d = date_trunc('day', s) AS started,
+               EXTRACT(EPOCH FROM LEAST(e, d + INTERVAL '1 day') - GREATEST(s, d)) / 3600.0 * gpu_count
+                   AS gpu_hours
+        FROM jobs CROSS JOIN LATERAL generate_series(
+            date_trunc('day', s), e - INTERVAL '1 microsecond', INTERVAL '1 day') AS d
+        WHERE e > s
+    )
+    SELECT {keys} SUM(x.gpu_hours),
+           COALESCE(SUM(x.gpu_hours * x.rate) FILTER (WHERE x.rate IS NOT NULL), 0),
+           COALESCE(SUM(x.gpu_hours) FILTER (WHERE x.rate IS NULL), 0),
+           COALESCE(SUM(x.gpu_hours * x.rate) FILTER (WHERE x.rate IS NOT NULL AND x.provisional), 0),
+           COUNT(*) FILTER (WHERE x.started)
+    FROM (SELECT job_days.*, r.usd_per_gpu_hour::float8 AS rate
+          FROM job_days LEFT JOIN {rates} r
+            ON r.day = job_days.day AND r.provider = job_days.provider AND r.gpu_type = job_days.gpu_type
+          WHERE job_days.day BETWEEN %(start)s AND %(end)s) x
+    {group}
+"""
+
+
+def _raw_sql(query: CostQuery, columns: list[str], *, statuses: Sequence[str] = ()) -> tuple[str, dict]:
+    filters, params = _filters(query, team="t", job="j")
+    wanted = tuple(statuses) or query.statuses
+    if wanted:
+        filters += " AND j.status = ANY(%(statuses)s)"
+        params["statuses"] = list(wanted)
+    keys = _select_list(columns, "x")
+    sql = _JOB_DAYS.format(
+        jobs=GpuJob._meta.db_table,
+        teams=Team._meta.db_table,
+        rates=RateSnapshot._meta.db_table,
+        filters=filters,
+        keys=keys + "," if keys else "",
+        group=f"GROUP BY {keys} HAVING COUNT(*) > 0" if keys else "HAVING COUNT(*) > 0",
+    )
+    return sql, params | {
+        "now": query.now,
+        "since": datetime.combine(query.start, time(), UTC),
+        "until": datetime.combine(query.end + timedelta(days=1), time(), UTC),
+        "start": query.start,
+        "end": query.end,
+    }
+
+
+def raw_rows(query: CostQuery, columns: list[str], *, statuses: Sequence[str] = ()) -> pd.DataFrame:
+    """Figures prorated in SQL straight from the jobs (every status, or only ``statuses``)."""
+    return _frame(*_raw_sql(query, columns, statuses=statuses), columns)
+
+
+def rows(query: CostQuery, group_by: Sequence[str]) -> pd.DataFrame:
+    """Rollup-shaped rows grouped as ``group_by`` needs: stored closed jobs plus open jobs to now,
+    or all from the jobs when a filter needs them."""
+    columns = _columns(group_by)
+    if query.needs_raw:
+        return raw_rows(query, columns)
+    return pd.concat(
+        [stored_rows(query, columns), raw_rows(query, columns, statuses=OPEN_STATUSES)], ignore_index=True
+    )
+
+
+def cost_by(query: CostQuery, group_by: Sequence[str]) -> pd.DataFrame:
+    """Cost, GPU-hours and job count per group over the query's period, most expensive first."""
+    return rollups.cost_by(rows(query, group_by), group_by)
+
+
+def total(query: CostQuery) -> rollups.CostTotal:
+    return rollups.period_total(rows(query, []))
+
+
+def trend(query: CostQuery, period: str = "day", group_by: Sequence[str] = ()) -> pd.DataFrame:
+    return rollups.trend(rows(query, [period, *group_by]), period, group_by)
+
+
+def last_days(today: date, days: int, **filters) -> CostQuery:
+    """A query of the ``days`` UTC days ending with ``today``."""
+    return CostQuery(start=today - timedelta(days=days - 1), end=today, **filters)
+
+
+def with_period(query: CostQuery, start: date, end: date) -> CostQuery:
+    return replace(query, start=start, end=end)
+
+
+def rebuild_rollups() -> int:
+    """Recompute every ``CostRollup`` row from the closed jobs and the rates, in one statement each
+    (the repair path, and how the bench fills 10M jobs' rollups). Returns the rows written."""
+    columns = ["day", "team_id", "model_name", "provider", "gpu_type"]
+    query = CostQuery(start=date(1970, 1, 1), end=date(9999, 12, 30))
+    select, params = _raw_sql(query, columns, statuses=CLOSED_STATUSES)
+    table = CostRollup._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(
+            f"""INSERT INTO {table} (day, team_id, model_name, provider, gpu_type, gpu_hours, cost,
+                    unpriced_gpu_hours, jobs_started)
+                SELECT day, team_id, model_name, provider, gpu_type, gpu_hours, cost, unpriced, started
+                FROM ({select}) AS x(day, team_id, model_name, provider, gpu_type, gpu_hours, cost,
+                    unpriced, provisional, started)""",  # noqa: S608
+            params,
+        )
+        return cursor.rowcount
