@@ -165,31 +165,32 @@ def _cheaper_days(team: str, rows: pd.DataFrame) -> Recommendation:
 def long_running(daily: pd.DataFrame, jobs: pd.DataFrame, *, now: datetime) -> list[Recommendation]:
     """Jobs run for more than 24 h, with the cost of their hours beyond the first 24 (at stake)."""
     jobs = jobs.assign(run_end=run_ends(jobs, now))
-    hours = (jobs["run_end"] - jobs["start_time"]).dt.total_seconds() / 3600
-    found = []
-    for job, run_hours in zip(
-        jobs.loc[hours > LONG_HOURS].itertuples(), hours[hours > LONG_HOURS], strict=True
-    ):
-        days = _days(daily.loc[daily["job_id"] == job.job_id])
-        advice = _long_running(job, float(run_hours), days)
-        if advice is not None:
-            found.append(advice)
-    return found
+    jobs = jobs.assign(run_hours=(jobs["run_end"] - jobs["start_time"]).dt.total_seconds() / 3600)
+    jobs = jobs.loc[jobs["run_hours"] > LONG_HOURS]
+    beyond = _beyond(_days(daily.loc[daily["job_id"].isin(jobs["job_id"])]), jobs)
+    per_job = beyond.groupby("job_id")[["at_stake", "unpriced"]].sum()
+    found = [
+        _long_running(job, per_job.loc[job.job_id])
+        for job in jobs.itertuples()
+        if job.job_id in per_job.index
+    ]
+    return [advice for advice in found if advice is not None]
 
 
-def _beyond_hours(job, days: pd.DataFrame) -> pd.Series:
-    """GPU-hours of each of the job's days after its first 24 h."""
-    cutoff = (job.start_time + pd.Timedelta(hours=LONG_HOURS)).tz_convert(None)
-    end = job.run_end.tz_convert(None)
+def _beyond(days: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Each job-day's GPU-hours after the job's first 24 h, priced (``at_stake``) or not (``unpriced``)."""
+    spans = jobs[["job_id", "start_time", "run_end", "gpu_count"]]
+    days = days.merge(spans, on="job_id")
+    cutoff = (days["start_time"] + pd.Timedelta(hours=LONG_HOURS)).dt.tz_convert(None)
     start = days["day"].clip(lower=cutoff)
-    stop = (days["day"] + pd.Timedelta(days=1)).clip(upper=end)
-    return ((stop - start).dt.total_seconds() / 3600).clip(lower=0) * job.gpu_count
-
-
-def _long_running(job, run_hours: float, days: pd.DataFrame) -> Recommendation | None:
-    beyond = _beyond_hours(job, days)
+    stop = (days["day"] + pd.Timedelta(days=1)).clip(upper=days["run_end"].dt.tz_convert(None))
+    hours = ((stop - start).dt.total_seconds() / 3600).clip(lower=0) * days["gpu_count"]
     priced = days["rate"].notna()
-    at_stake = float((beyond[priced] * days.loc[priced, "rate"]).sum())
+    return days.assign(at_stake=(hours * days["rate"]).where(priced, 0.0), unpriced=hours.where(~priced, 0.0))
+
+
+def _long_running(job, beyond: pd.Series) -> Recommendation | None:
+    at_stake, run_hours = float(beyond["at_stake"]), float(job.run_hours)
     if at_stake < MIN_SAVING_USD:
         return None
     severity = "high" if run_hours > 72 else "medium" if run_hours > 48 else "low"
@@ -205,7 +206,7 @@ def _long_running(job, run_hours: float, days: pd.DataFrame) -> Recommendation |
         job.team_name,
         (job.job_id,),
         {"run_hours": run_hours, "cost_beyond_24h_usd": at_stake, "status": job.status,
-         "unpriced_gpu_hours_beyond_24h": float(beyond[~priced].sum())},
+         "unpriced_gpu_hours_beyond_24h": float(beyond["unpriced"])},
     )  # fmt: skip
 
 

@@ -1,13 +1,15 @@
 """Savings advice: every figure from the tenant's own rates, checked against hand-computed values."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.costs.capacity import daily_capacity
-from analysis.costs.proration import daily_costs, jobs_frame, rates_frame
+from analysis.costs.proration import daily_costs, job_cost, jobs_frame, rates_frame
 from analysis.costs.recommendations import (
     cheaper_days,
     cheaper_provider,
@@ -217,3 +219,43 @@ def test_peak_concurrency_does_not_overlap_back_to_back_jobs_and_carries_over_mi
     peaks = daily_capacity(jobs, days)
 
     assert peaks["peak_gpus"].tolist() == [2, 5]
+
+
+_random_jobs = st.lists(
+    st.builds(
+        lambda n, team, provider, start, minutes, gpus: _job(
+            f"r{n}", team, provider, "a100", gpus, _at(5) + timedelta(minutes=start),
+            _at(5) + timedelta(minutes=start + minutes),
+        ),
+        st.integers(0, 10**6), st.sampled_from(["ml", "data"]), st.sampled_from(["aws", "gcp"]),
+        st.integers(0, 5 * 24 * 60), st.integers(1, 2 * 24 * 60), st.integers(1, 8),
+    ),
+    min_size=1, max_size=8, unique_by=lambda job: job.job_id,
+)  # fmt: skip
+_random_rates = st.lists(st.sampled_from(["1.50", "2.00", "2.75", "3.10"]), min_size=14, max_size=14)
+
+
+@settings(max_examples=15, deadline=None)
+@given(jobs=_random_jobs, prices=_random_rates)
+def test_group_savings_add_up_to_the_savings_of_every_job_day(jobs, prices):
+    rates = {
+        (date(2026, 1, 5 + k), provider, "a100"): Decimal(prices[2 * k + p])
+        for k in range(7)
+        for p, provider in enumerate(("aws", "gcp"))
+    }
+    daily, jobs_table, rates_table = _inputs(jobs, rates)
+
+    by_day, by_week = {}, {}
+    for job in jobs:
+        for day in job_cost(job, rates, now=NOW).days:
+            if day.rate is None:
+                continue
+            cheapest = min(rate for (d, _, _), rate in rates.items() if d == day.day)
+            week = min(rate for (d, p, _), rate in rates.items() if p == job.provider)  # one ISO week
+            by_day[job.team_name] = by_day.get(job.team_name, 0) + day.gpu_hours * (day.rate - cheapest)
+            by_week[job.team_name] = by_week.get(job.team_name, 0) + day.gpu_hours * (day.rate - week)
+
+    provider_advice = {r.team_name: r.savings_usd for r in cheaper_provider(daily, rates_table)}
+    day_advice = {r.team_name: r.savings_usd for r in cheaper_days(daily, jobs_table, rates_table)}
+    assert provider_advice == pytest.approx({t: float(v) for t, v in by_day.items() if v >= Decimal("0.005")})
+    assert day_advice == pytest.approx({t: float(v) for t, v in by_week.items() if v >= Decimal("0.005")})
