@@ -20,19 +20,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
-from analysis.costs import rollups
+from analysis.costs import budget, forecast, proration, recommendations, rollups
 from analysis.costs.records import OPEN_STATUSES, STATUSES
 from analysis.models import CostRollup, GpuJob, RateSnapshot, Team
 
 STORED_KEYS = {"day", "team_name", "model_name", "provider", "gpu_type"}
 MEASURE_COLUMNS = ["gpu_hours", "cost", "unpriced_gpu_hours", "provisional_cost", "jobs_started"]
+HISTORY_DAYS = 56  # the forecast's history: eight weeks
+ADVICE_MAX_JOBS = 200_000  # savings advice reads job by job; beyond this the newest are kept
 CLOSED_STATUSES = tuple(status for status in STATUSES if status not in OPEN_STATUSES)
 _SQL_COLUMN = {
+    "job_id": "job_id",
     "day": "day",
     "team_id": "team_id",
     "team_name": "team_name",
@@ -121,7 +125,7 @@ def stored_rows(query: CostQuery, columns: list[str]) -> pd.DataFrame:
 # One row per (job, UTC day it ran), as proration.run_interval and proration.daily_costs define them.
 _JOB_DAYS = """
     WITH jobs AS (
-        SELECT j.team_id, t.name AS team_name, j.model_name, j.provider, j.gpu_type, j.gpu_count,
+        SELECT j.job_id, j.team_id, t.name AS team_name, j.model_name, j.provider, j.gpu_type, j.gpu_count,
                j.status IN ('pending', 'running') AS provisional,
                j.start_time AT TIME ZONE 'UTC' AS s,
                CASE j.status
@@ -153,8 +157,13 @@ _JOB_DAYS = """
 """
 
 
-def _raw_sql(query: CostQuery, columns: list[str], *, statuses: Sequence[str] = ()) -> tuple[str, dict]:
+def _raw_sql(
+    query: CostQuery, columns: list[str], *, statuses: Sequence[str] = (), job_ids: Sequence[str] = ()
+) -> tuple[str, dict]:
     filters, params = _filters(query, team="t", job="j")
+    if job_ids:
+        filters += " AND j.job_id = ANY(%(job_ids)s)"
+        params["job_ids"] = list(job_ids)
     wanted = tuple(statuses) or query.statuses
     if wanted:
         filters += " AND j.status = ANY(%(statuses)s)"
@@ -177,9 +186,12 @@ def _raw_sql(query: CostQuery, columns: list[str], *, statuses: Sequence[str] = 
     }
 
 
-def raw_rows(query: CostQuery, columns: list[str], *, statuses: Sequence[str] = ()) -> pd.DataFrame:
-    """Figures prorated in SQL straight from the jobs (every status, or only ``statuses``)."""
-    return _frame(*_raw_sql(query, columns, statuses=statuses), columns)
+def raw_rows(
+    query: CostQuery, columns: list[str], *, statuses: Sequence[str] = (), job_ids: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Figures prorated in SQL straight from the jobs (every status or only ``statuses``; every job or
+    only ``job_ids``)."""
+    return _frame(*_raw_sql(query, columns, statuses=statuses, job_ids=job_ids), columns)
 
 
 def rows(query: CostQuery, group_by: Sequence[str]) -> pd.DataFrame:
@@ -204,6 +216,79 @@ def total(query: CostQuery) -> rollups.CostTotal:
 
 def trend(query: CostQuery, period: str = "day", group_by: Sequence[str] = ()) -> pd.DataFrame:
     return rollups.trend(rows(query, [period, *group_by]), period, group_by)
+
+
+def team_budgets() -> dict[str, Decimal | None]:
+    return dict(Team.objects.values_list("name", "budget_usd"))
+
+
+def budget_burn(today: date) -> pd.DataFrame:
+    """``budget.budget_burn`` for every team this month (monthly budgets, see its docstring)."""
+    first, _ = budget.month_bounds(today)
+    return budget.budget_burn(rows(CostQuery(first, today), ["day", "team"]), team_budgets(), today=today)
+
+
+def cost_forecast(today: date, horizon: int = forecast.HORIZON_DAYS):
+    """The next ``horizon`` days' forecast from up to ``HISTORY_DAYS`` days before today: (days, total,
+    days of history used). Raises ``forecast.NotEnoughHistory`` with fewer than 14 days of history."""
+    history = rows(CostQuery(today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)), ["day"])
+    totals = forecast.daily_totals(history)
+    return (
+        forecast.forecast(totals, horizon=horizon, today=today),
+        forecast.forecast_total(totals, horizon=horizon, today=today),
+        len(forecast.history(totals, today=today)),
+    )
+
+
+def _jobs_frame(query: CostQuery, *, limit: int) -> pd.DataFrame:
+    """The jobs that ran in the period (newest first, at most ``limit``), as ``proration.jobs_frame``."""
+    since = datetime.combine(query.start, time(), UTC)
+    until = datetime.combine(query.end + timedelta(days=1), time(), UTC)
+    jobs = GpuJob.objects.filter(start_time__lt=until).exclude(end_time__lte=since)
+    for lookup, values in (
+        ("team__name__in", query.teams),
+        ("model_name__in", query.models),
+        ("provider__in", query.providers),
+        ("gpu_type__in", query.gpu_types),
+        ("status__in", query.statuses),
+    ):
+        if values:
+            jobs = jobs.filter(**{lookup: values})
+    fields = ["job_id", "team__name", "model_name", "provider", "gpu_type", "gpu_count"]
+    values = jobs.order_by("-start_time").values_list(*fields, "start_time", "end_time", "status")[:limit]
+    frame = pd.DataFrame(list(values), columns=[*proration.JOB_COLUMNS])
+    for column in ("start_time", "end_time"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.astype({"gpu_count": "int64"})
+
+
+def _rates_frame(start: date, end: date) -> pd.DataFrame:
+    rates = RateSnapshot.objects.filter(day__range=(start, end))
+    frame = pd.DataFrame(
+        list(rates.values_list("day", "provider", "gpu_type", "usd_per_gpu_hour")),
+        columns=["day", "provider", "gpu_type", "rate"],
+    )
+    return frame.astype({"day": "datetime64[ns]", "rate": "float64"})
+
+
+def savings_advice(query: CostQuery) -> tuple[list[recommendations.Recommendation], bool]:
+    """``recommendations.recommendations`` over the period's jobs: (advice, whether the jobs were cut
+    at ``ADVICE_MAX_JOBS``, the newest kept). Rates of the weeks around the period are read, so the
+    cheapest day of a week is known at its edges."""
+    jobs = _jobs_frame(query, limit=ADVICE_MAX_JOBS + 1)
+    cut = len(jobs) > ADVICE_MAX_JOBS
+    jobs = jobs.iloc[:ADVICE_MAX_JOBS]
+    rates = _rates_frame(query.start - timedelta(days=6), query.end + timedelta(days=6))
+    daily = proration.daily_costs(jobs, rates, now=query.now)
+    inside = (daily["day"] >= pd.Timestamp(query.start)) & (daily["day"] <= pd.Timestamp(query.end))
+    return recommendations.recommendations(daily[inside], jobs, rates, now=query.now), cut
+
+
+def job_costs(query: CostQuery, *, limit: int = 500) -> pd.DataFrame:
+    """The period's jobs (newest first, at most ``limit``) with what each cost inside the period."""
+    jobs = _jobs_frame(query, limit=limit)
+    figures = raw_rows(query, ["job_id"], job_ids=list(jobs["job_id"]))
+    return jobs.merge(figures, on="job_id", how="left").fillna({c: 0 for c in MEASURE_COLUMNS})
 
 
 def last_days(today: date, days: int, **filters) -> CostQuery:

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analysis import cost_analytics
-from analysis.costs import records, rollups
+from analysis.costs import forecast, records, rollups
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -272,3 +272,176 @@ class TrendView(APIView):
         ]
         data = {"period": _period(query), "every": every, "group_by": group, "points": points}
         return Response(TrendAnswerSerializer(data).data)
+
+
+class AsOfSerializer(serializers.Serializer):
+    today = serializers.DateField(required=False, help_text="The UTC day to answer as of (default: today).")
+
+    def as_of(self):
+        return self.validated_data.get("today") or timezone.now().date()
+
+
+class BudgetRowSerializer(serializers.Serializer):
+    team_name = serializers.CharField()
+    budget_usd = serializers.FloatField(allow_null=True, help_text="Monthly budget; null when none is set.")
+    spent = serializers.FloatField(help_text="This month up to today, provisional cost included.")
+    remaining = serializers.FloatField(allow_null=True)
+    share_used = serializers.FloatField(allow_null=True)
+    daily_mean = serializers.FloatField(help_text="Mean daily cost of the last 7 days of the month.")
+    days_left = serializers.IntegerField()
+    projected = serializers.FloatField(help_text="Estimated month-end spend at the last 7 days' pace.")
+    status = serializers.ChoiceField(choices=["ok", "at_risk", "over", "no_budget"])
+
+
+class BudgetAnswerSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    today = serializers.DateField()
+    currency = serializers.CharField()
+    teams = BudgetRowSerializer(many=True)
+
+
+class ForecastPointSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    forecast = serializers.FloatField()
+    lower = serializers.FloatField()
+    upper = serializers.FloatField()
+
+
+class ForecastTotalSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    total = serializers.FloatField()
+    lower = serializers.FloatField()
+    upper = serializers.FloatField()
+
+
+class ForecastAnswerSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="Always 'forecast': these figures are estimates.")
+    method = serializers.CharField()
+    history_days = serializers.IntegerField(help_text="Days of history the forecast was fitted on.")
+    available = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why there is no forecast, when there is none.")
+    total = ForecastTotalSerializer(allow_null=True)
+    days = ForecastPointSerializer(many=True)
+
+
+class RecommendationSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["high", "medium", "low"])
+    title = serializers.CharField()
+    reason = serializers.CharField()
+    savings_usd = serializers.FloatField(allow_null=True, help_text="Estimated; null when only at stake.")
+    team_name = serializers.CharField(allow_null=True)
+    job_ids = serializers.ListField(child=serializers.CharField())
+    evidence = serializers.DictField()
+
+
+class RecommendationAnswerSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    label = serializers.CharField()
+    jobs_cut = serializers.BooleanField(help_text="True when only the newest jobs were examined.")
+    recommendations = RecommendationSerializer(many=True)
+
+
+def _money_or_none(value):
+    return None if value is None or pd.isna(value) else cents(value)
+
+
+class BudgetView(APIView):
+    @extend_schema(
+        parameters=[AsOfSerializer],
+        responses=BudgetAnswerSerializer,
+        summary="Budget burn per team this month: spent, remaining, projected month end",
+    )
+    def get(self, request):
+        serializer = AsOfSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        today = serializer.as_of()
+        burn = cost_analytics.budget_burn(today)
+        teams = [
+            {
+                "team_name": row.team_name,
+                "budget_usd": _money_or_none(row.budget_usd),
+                "spent": cents(row.spent),
+                "remaining": _money_or_none(row.remaining),
+                "share_used": None if pd.isna(row.share_used) else round(float(row.share_used), 4),
+                "daily_mean": cents(row.daily_mean),
+                "days_left": int(row.days_left),
+                "projected": cents(row.projected),
+                "status": row.status,
+            }
+            for row in burn.itertuples()
+        ]
+        data = {"month": f"{today:%Y-%m}", "today": today, "currency": "USD", "teams": teams}
+        return Response(BudgetAnswerSerializer(data).data)
+
+
+class ForecastView(APIView):
+    @extend_schema(
+        parameters=[AsOfSerializer],
+        responses=ForecastAnswerSerializer,
+        summary="Forecast cost of the next 30 days (trend + weekly seasonality, approximate 95 % band)",
+    )
+    def get(self, request):
+        serializer = AsOfSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        data = forecast_answer(serializer.as_of())
+        return Response(ForecastAnswerSerializer(data).data)
+
+
+def forecast_answer(today) -> dict:
+    """The forecast as the API, the page and exports show it (``available`` False with the reason)."""
+    answer = {"label": "forecast", "method": forecast.METHOD, "history_days": 0, "total": None, "days": []}
+    try:
+        days, total, history = cost_analytics.cost_forecast(today)
+    except forecast.NotEnoughHistory as exc:
+        return {**answer, "available": False, "reason": str(exc)}
+    points = [
+        {
+            "day": row.day.date(),
+            "forecast": cents(row.forecast),
+            "lower": cents(row.lower),
+            "upper": cents(row.upper),
+        }
+        for row in days.itertuples()
+    ]
+    summary = {
+        "start": total.start,
+        "end": total.end,
+        "total": cents(total.total),
+        "lower": cents(total.lower),
+        "upper": cents(total.upper),
+    }
+    return {
+        **answer,
+        "available": True,
+        "reason": "",
+        "history_days": history,
+        "total": summary,
+        "days": points,
+    }
+
+
+class RecommendationView(APIView):
+    @extend_schema(
+        parameters=[CostQuerySerializer],
+        responses=RecommendationAnswerSerializer,
+        summary="Savings advice from the tenant's own rates (estimated), largest first",
+    )
+    def get(self, request):
+        _, query = _query(CostQuerySerializer, request)
+        advice, cut = cost_analytics.savings_advice(query)
+        data = {
+            "period": _period(query),
+            "label": "estimated",
+            "jobs_cut": cut,
+            "recommendations": [
+                {
+                    **item.__dict__,
+                    "savings_usd": _money_or_none(item.savings_usd),
+                    "job_ids": list(item.job_ids),
+                }
+                for item in advice
+            ],
+        }
+        return Response(RecommendationAnswerSerializer(data).data)

@@ -46,6 +46,17 @@ SECONDS_PER_HOUR = Decimal(3600)
 _NS_PER_DAY = 86_400 * 10**9
 _DAY = timedelta(days=1)
 
+JOB_COLUMNS = (
+    "job_id",
+    "team_name",
+    "model_name",
+    "provider",
+    "gpu_type",
+    "gpu_count",
+    "start_time",
+    "end_time",
+    "status",
+)
 DAILY_COLUMNS = (
     "job_id",
     "team_name",
@@ -149,18 +160,7 @@ def jobs_frame(jobs: Iterable[JobRecord]) -> pd.DataFrame:
         )
         for j in jobs
     ]
-    columns = [
-        "job_id",
-        "team_name",
-        "model_name",
-        "provider",
-        "gpu_type",
-        "gpu_count",
-        "start_time",
-        "end_time",
-        "status",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=list(JOB_COLUMNS))
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["gpu_count"] = frame["gpu_count"].astype("int64")

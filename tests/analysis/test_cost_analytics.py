@@ -172,3 +172,67 @@ def test_another_tenants_member_cannot_read_the_costs(api_for, client_for, world
     assert page.get("/api/v1/analytics/cost/by-team", PERIOD).status_code == 404
     own = api_for(world.mallory, tenant=world.other)
     assert own.get("/api/v1/analytics/cost", PERIOD).json()["total"]["cost"] == 0.0  # her schema: no jobs
+
+
+def test_budget_burn_as_of_the_14th_projects_the_month_end_at_the_last_weeks_pace(alice, sample):
+    answer = alice.get("/api/v1/analytics/budgets", {"today": "2026-01-14"}).json()
+    assert (answer["month"], answer["currency"]) == ("2026-01", "USD")
+    rows = {row["team_name"]: row for row in answer["teams"]}
+    # spent = Jan 1-14; pace = mean of Jan 8-14; projected = spent + pace × 17 days left.
+    expected = {
+        "ml-research": (50000.0, 2194.00, 47806.00, 96.62, 3836.46, 0.0439),
+        "data-science": (75000.0, 2083.89, 72916.11, 142.10, 4499.53, 0.0278),
+        "ai-platform": (100000.0, 9979.69, 90020.31, 679.22, 21526.38, 0.0998),
+    }
+    for team, (budget, spent, remaining, pace, projected, share) in expected.items():
+        row = rows[team]
+        assert (row["budget_usd"], row["spent"], row["remaining"], row["daily_mean"]) == (
+            budget,
+            spent,
+            remaining,
+            pace,
+        )
+        assert (row["projected"], row["share_used"], row["days_left"], row["status"]) == (
+            projected,
+            share,
+            17,
+            "ok",
+        )
+
+
+def test_the_forecast_is_the_documented_trend_plus_weekly_seasonality(alice, sample):
+    answer = alice.get("/api/v1/analytics/forecast", {"today": "2026-01-15"}).json()
+    assert answer["available"] and answer["label"] == "forecast" and answer["history_days"] == 14
+    history = [BY_DAY.get(f"2026-01-{day:02d}", 0.0) for day in range(1, 15)]
+    x = list(range(14))
+    mean_x, mean_y = sum(x) / 14, sum(history) / 14
+    slope = sum((a - mean_x) * (b - mean_y) for a, b in zip(x, history, strict=True)) / sum(
+        (a - mean_x) ** 2 for a in x
+    )
+    residuals = [b - (mean_y - slope * mean_x + slope * a) for a, b in zip(x, history, strict=True)]
+    weekday = [(3 + a) % 7 for a in x]  # 2026-01-01 is a Thursday
+    means = [sum(r for r, w in zip(residuals, weekday, strict=True) if w == day) / 2 for day in range(7)]
+    seasonal = [m - sum(means) / 7 for m in means]
+    first = max(0.0, mean_y - slope * mean_x + slope * 14 + seasonal[(3 + 14) % 7])  # Jan 15
+    assert answer["days"][0]["day"] == "2026-01-15" and len(answer["days"]) == 30
+    assert answer["days"][0]["forecast"] == pytest.approx(first, abs=0.006)
+    assert answer["total"]["total"] == pytest.approx(sum(d["forecast"] for d in answer["days"]), abs=0.2)
+    assert answer["total"]["lower"] <= answer["total"]["total"] <= answer["total"]["upper"]
+    short = alice.get("/api/v1/analytics/forecast", {"today": "2026-01-10"}).json()
+    assert not short["available"] and "9" in short["reason"] and short["days"] == []
+
+
+def test_savings_advice_is_computed_from_the_tenants_rates(alice, sample):
+    answer = alice.get("/api/v1/analytics/recommendations", PERIOD).json()
+    assert answer["label"] == "estimated" and not answer["jobs_cut"]
+    advice = answer["recommendations"]
+    long_runs = {job: item for item in advice if item["kind"] == "long_running" for job in item["job_ids"]}
+    # job-018: 8 H100 from 01-10 01:45 to 01-12 05:45 (52 h). Beyond its first 24 h: 22.25 h on the 11th
+    # at $7.28 and 5.75 h on the 12th at $7.88, × 8 GPUs = $1 658.32 at stake (not a certain saving).
+    job_018 = long_runs["job-018"]
+    assert job_018["severity"] == "medium" and job_018["savings_usd"] is None
+    assert job_018["evidence"]["cost_beyond_24h_usd"] == pytest.approx(1658.32)
+    assert "job-016" not in long_runs  # 2 h 15 min
+    dear_days = [item for item in advice if item["kind"] == "cheaper_days"]
+    assert dear_days and all(item["savings_usd"] > 0 for item in dear_days)
+    assert not [item for item in advice if item["kind"] == "cheaper_provider"]  # one provider in the sample
