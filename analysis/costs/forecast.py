@@ -4,7 +4,8 @@ Method
 ------
 History: the daily totals (US dollars per UTC day) from the first day of the series up to the day
 before ``today`` (today is not over, so it is left out); without ``today``, up to the series' last
-day, and the forecast starts the day after it. Days missing inside the history count as $0. At least
+day, and the forecast starts the day after it. Days without a total inside the history (also those
+between the last total and today) count as $0: no row means no job ran. At least
 ``MIN_HISTORY_DAYS`` (14) days are needed, so each weekday is seen at least twice; fewer raise
 ``NotEnoughHistory`` carrying how many there are.
 

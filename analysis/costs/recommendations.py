@@ -133,8 +133,8 @@ def cheaper_days(daily: pd.DataFrame, jobs: pd.DataFrame, rates: pd.DataFrame) -
         .min()
         .rename(columns={"rate": "weekly_min"})
     )
-    closed = jobs.loc[~jobs["status"].isin(OPEN_STATUSES), "job_id"]
-    rows = _priced(daily.loc[daily["job_id"].isin(closed)])
+    still_open = jobs.loc[jobs["status"].isin(OPEN_STATUSES), "job_id"].unique()  # few: a short lookup
+    rows = _priced(daily.loc[~daily["job_id"].isin(still_open)])
     rows = rows.assign(week=rows["day"].dt.to_period("W-SUN").dt.start_time).merge(weekly, on=keys)
     rows = rows.assign(saving=rows["gpu_hours"] * (rows["rate"] - rows["weekly_min"]))
     rows = rows.loc[rows["saving"] > 0]
@@ -147,7 +147,8 @@ def cheaper_days(daily: pd.DataFrame, jobs: pd.DataFrame, rates: pd.DataFrame) -
 
 def _cheaper_days(team: str, rows: pd.DataFrame) -> Recommendation:
     saving, paid, hours = rows["saving"].sum(), rows["cost"].sum(), rows["gpu_hours"].sum()
-    weeks = sorted({f"{d.isocalendar().year}-W{d.isocalendar().week:02d}" for d in rows["day"]})
+    iso = rows["day"].drop_duplicates().dt.isocalendar()
+    weeks = sorted({f"{year}-W{week:02d}" for year, week in zip(iso["year"], iso["week"], strict=True)})
     return Recommendation(
         "cheaper_days",
         _share_severity(saving, paid),
@@ -167,13 +168,10 @@ def long_running(daily: pd.DataFrame, jobs: pd.DataFrame, *, now: datetime) -> l
     jobs = jobs.assign(run_end=run_ends(jobs, now))
     jobs = jobs.assign(run_hours=(jobs["run_end"] - jobs["start_time"]).dt.total_seconds() / 3600)
     jobs = jobs.loc[jobs["run_hours"] > LONG_HOURS]
-    beyond = _beyond(_days(daily.loc[daily["job_id"].isin(jobs["job_id"])]), jobs)
+    beyond = _beyond(_days(daily.loc[daily["job_id"].isin(jobs["job_id"].unique())]), jobs)
     per_job = beyond.groupby("job_id")[["at_stake", "unpriced"]].sum()
-    found = [
-        _long_running(job, per_job.loc[job.job_id])
-        for job in jobs.itertuples()
-        if job.job_id in per_job.index
-    ]
+    totals = dict(zip(per_job.index, zip(per_job["at_stake"], per_job["unpriced"], strict=True), strict=True))
+    found = [_long_running(job, *totals[job.job_id]) for job in jobs.itertuples() if job.job_id in totals]
     return [advice for advice in found if advice is not None]
 
 
@@ -189,8 +187,8 @@ def _beyond(days: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
     return days.assign(at_stake=(hours * days["rate"]).where(priced, 0.0), unpriced=hours.where(~priced, 0.0))
 
 
-def _long_running(job, beyond: pd.Series) -> Recommendation | None:
-    at_stake, run_hours = float(beyond["at_stake"]), float(job.run_hours)
+def _long_running(job, at_stake: float, unpriced: float) -> Recommendation | None:
+    at_stake, run_hours = float(at_stake), float(job.run_hours)
     if at_stake < MIN_SAVING_USD:
         return None
     severity = "high" if run_hours > 72 else "medium" if run_hours > 48 else "low"
@@ -206,7 +204,7 @@ def _long_running(job, beyond: pd.Series) -> Recommendation | None:
         job.team_name,
         (job.job_id,),
         {"run_hours": run_hours, "cost_beyond_24h_usd": at_stake, "status": job.status,
-         "unpriced_gpu_hours_beyond_24h": float(beyond["unpriced"])},
+         "unpriced_gpu_hours_beyond_24h": float(unpriced)},
     )  # fmt: skip
 
 
@@ -216,7 +214,7 @@ def under_used_capacity(
     """(provider, GPU type) whose peak GPUs sat idle most of some days, if that capacity is reserved."""
     keys = ["day", "provider", "gpu_type"]
     used = _days(daily).groupby(keys, as_index=False)["gpu_hours"].sum()
-    ran = jobs.loc[jobs["job_id"].isin(daily["job_id"])]
+    ran = jobs.loc[jobs["job_id"].isin(daily["job_id"].unique())]
     days = daily_capacity(ran.assign(end_time=run_ends(ran, now)), used[keys]).merge(used, on=keys)
     days = days.merge(_days(rates)[[*keys, "rate"]], on=keys)
     days = days.assign(capacity=days["peak_gpus"] * 24.0)
