@@ -47,7 +47,7 @@ def is_money(column: str) -> bool:
 
 
 def _missing(value: Any) -> bool:
-    if value is None or value is pd.NaT:
+    if value is None or value is pd.NaT or value is pd.NA:
         return True
     return isinstance(value, float | np.floating | Decimal) and not math.isfinite(value)
 

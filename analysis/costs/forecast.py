@@ -74,7 +74,10 @@ class ForecastTotal(NamedTuple):
 
 def history(daily_totals: pd.Series, *, today: date | None = None) -> pd.Series:
     """The totals as one value per day, first day .. the day before ``today``, gaps filled with 0."""
-    days = pd.to_datetime(pd.Index(daily_totals.index)).normalize()
+    days = pd.to_datetime(pd.Index(daily_totals.index))
+    if days.tz is not None:
+        days = days.tz_convert("UTC").tz_localize(None)
+    days = days.normalize()
     values = pd.Series(np.asarray(daily_totals, dtype="float64"), index=days).fillna(0.0)
     values = values.groupby(level=0).sum()
     last = values.index.max() if today is None else pd.Timestamp(today) - pd.Timedelta(days=1)

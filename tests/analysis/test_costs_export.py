@@ -84,12 +84,13 @@ def test_csv_writes_missing_values_empty_lists_joined_and_timestamps_in_iso():
             "budget_usd": [Decimal("12.5"), None],
             "job_ids": [("j1", "j2"), ()],
             "jobs_started": [3, 0],
+            "model_name": pd.array(["gpt-4", pd.NA], dtype="string"),
         }
     )
 
     rows = list(csv.reader(io.StringIO(to_csv(frame, [(c, c) for c in frame.columns]).decode())))
 
-    assert rows[1:] == [["2026-01-05T10:30:00", "12.50", "j1; j2", "3"], ["", "", "", "0"]]
+    assert rows[1:] == [["2026-01-05T10:30:00", "12.50", "j1; j2", "3", "gpt-4"], ["", "", "", "0", ""]]
     with pytest.raises(KeyError, match="nope"):
         to_csv(frame, [("nope", "Nope")])
 

@@ -86,6 +86,15 @@ def test_a_falling_trend_is_floored_at_zero():
     assert forecast_total(falling, horizon=2)[2:5] == (0.0, 0.0, 0.0)
 
 
+def test_days_given_as_utc_timestamps_are_the_same_days():
+    aware = TWO_WEEKS.copy()
+    aware.index = pd.DatetimeIndex([pd.Timestamp(day, tz="UTC") for day in TWO_WEEKS.index])
+
+    assert forecast(aware, horizon=2, today=date(2026, 1, 19))["forecast"].tolist() == pytest.approx(
+        [46.0, 42.5]
+    )
+
+
 def test_missing_days_inside_the_history_count_as_zero():
     sparse = pd.Series([70.0, 70.0, 0.0], index=[MONDAY, MONDAY + timedelta(7), MONDAY + timedelta(13)])
 
