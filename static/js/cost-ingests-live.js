@@ -1,0 +1,86 @@
+// Live ingest progress over /ws/costs/: the uploads list's rows and an ingest's page follow the state,
+// progress bar and rows read without a reload; an ingest page that was waiting reloads once the ingest is
+// done or failed, to show its counts and refused rows. No inline script, no library. On every
+// (re)connection the page asks the API for the ingest it shows, so one that finished before the socket
+// opened is caught.
+(function () {
+  "use strict";
+
+  var FIRST_DELAY_MS = 1000, MAX_DELAY_MS = 30000;
+  var DONE = ["done", "failed"];
+  var STATUS_TEXT = {
+    connecting: "Live updates: connecting…",
+    live: "Live updates: on",
+    reconnecting: "Live updates: reconnecting…"
+  };
+
+  function each(scope, selector, apply) {
+    Array.prototype.forEach.call(scope.querySelectorAll(selector), apply);
+  }
+
+  function setStatus(status) {
+    each(document, "[data-live-status]", function (node) {
+      node.dataset.liveStatus = status;
+      node.textContent = STATUS_TEXT[status];
+    });
+  }
+
+  function draw(scope, ingest) {
+    each(scope, "[data-ingest-state]", function (node) {
+      node.textContent = ingest.state_label;
+      node.className = "pill ingest-state state-" + ingest.state;
+    });
+    each(scope, "[data-ingest-progress]", function (node) {
+      node.value = ingest.progress;
+      node.textContent = ingest.progress + " %";
+      node.classList.toggle("progress-failed", ingest.state === "failed");
+    });
+    each(scope, "[data-ingest-rows]", function (node) { node.textContent = ingest.rows_done + " rows"; });
+    each(scope, "[data-ingest-failed]", function (node) { node.textContent = ingest.failed; });
+  }
+
+  function update(ingest) {
+    each(document, '[data-ingest-row="' + ingest.code + '"]', function (row) { draw(row, ingest); });
+    each(document, '[data-ingest-live="' + ingest.code + '"]', function (head) {
+      draw(head, ingest);
+      if (DONE.indexOf(ingest.state) >= 0 && ingest.state !== head.dataset.ingestStateNow) {
+        head.dataset.ingestStateNow = ingest.state;
+        window.location.reload();
+      }
+    });
+  }
+
+  function catchUp() {
+    each(document, "[data-ingest-live]", function (head) {
+      fetch("/api/v1/analytics/ingests/" + encodeURIComponent(head.dataset.ingestLive), { credentials: "same-origin" })
+        .then(function (answer) { return answer.ok ? answer.json() : null; })
+        .then(function (ingest) { if (ingest) update(ingest); })
+        .catch(function () { /* the socket will tell */ });
+    });
+  }
+
+  function connect(path) {
+    var delay = FIRST_DELAY_MS;
+    function open() {
+      var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + window.location.host + path);
+      socket.onmessage = function (event) {
+        var message = JSON.parse(event.data);
+        if (message.type === "ready") { delay = FIRST_DELAY_MS; setStatus("live"); catchUp(); }
+        if (message.type === "ingest.update") update(message.ingest);
+      };
+      socket.onclose = function () {
+        setStatus("reconnecting");
+        window.setTimeout(open, delay + Math.random() * delay * 0.2);
+        delay = Math.min(delay * 2, MAX_DELAY_MS);
+      };
+    }
+    setStatus("connecting");
+    open();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var live = document.querySelector("[data-ingests-live], [data-ingest-live]");
+    if (live) connect(live.dataset.liveSocket);
+  });
+})();
