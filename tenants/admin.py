@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from tenants import admin_billing, admin_iss, services  # noqa: F401 (admin_billing, admin_iss register their admins)
+from tenants.admin_costs import CostIngestAdmin
 from tenants.admin_storage import BucketInline
 from tenants.forms import add_validation_errors
 from tenants.models import ApiToken, AuditEvent, Domain, Membership, Tenant, User
@@ -40,20 +41,20 @@ class DomainInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(CostIngestAdmin, admin.ModelAdmin):
     list_display = ["slug", "name", "status", "created"]
     list_filter = ["status"]
     search_fields = ["slug", "name"]
     readonly_fields = ["slug", "schema_name", "status", "created"]
     inlines = [DomainInline, MembershipInline, BucketInline]
-    actions = ["suspend", "activate"]
+    actions = ["suspend", "activate", "ingest_gpu_jobs"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).customers()
 
     def get_urls(self):
         onboard = path("add/", self.admin_site.admin_view(self.onboard_view), name="tenants_tenant_add")
-        return [onboard, *super().get_urls()]
+        return [onboard, *self.cost_ingest_urls(), *super().get_urls()]
 
     def onboard_view(self, request):
         """Adding a tenant in the admin goes through onboard_tenant, like the CLI and the API."""

@@ -283,3 +283,31 @@ def test_a_task_redelivered_after_a_crash_goes_on_where_it_stopped(ingest, world
     assert report.counts["jobs"] == {"inserted": 4, "updated": 0, "unchanged": 0}
     assert report.counts["teams"] == {"inserted": 2, "updated": 0, "unchanged": 0, "created_for_jobs": 1}
     assert_same_rollups(stored_rollups(world.tenant), rollups_after_rebuild(world.tenant))
+
+
+def test_the_admin_action_ingests_into_the_chosen_tenant(
+    operator_client, world, django_capture_on_commit_callbacks
+):
+    changelist = "/admin/tenants/tenant/"
+    chosen = operator_client.post(
+        changelist, {"action": "ingest_gpu_jobs", "_selected_action": [world.tenant.pk]}
+    )
+    assert chosen.status_code == 302
+    page = chosen["Location"]
+    assert page == f"{changelist}{world.tenant.pk}/ingest-costs/"
+    assert "Ingest GPU job metadata into Alpha" in operator_client.get(page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = operator_client.post(
+            page, {"kind": "jobs", "file": SimpleUploadedFile("heliox.json", sample("jobs.json"))}
+        )
+    assert done.status_code == 302 and done["Location"] == changelist
+    with tenant_context(world.tenant):
+        report = CostIngest.objects.get()
+        assert (report.state, report.created_by, report.counts["jobs"]["inserted"]) == (
+            "done",
+            world.operator,
+            4,
+        )
+        assert GpuJob.objects.count() == 4
+    with tenant_context(world.other):
+        assert not CostIngest.objects.exists() and not GpuJob.objects.exists()
