@@ -140,8 +140,10 @@ _JOB_DAYS = """
         SELECT jobs.*, d::date AS day, d = date_trunc('day', s) AS started,
                EXTRACT(EPOCH FROM LEAST(e, d + INTERVAL '1 day') - GREATEST(s, d)) / 3600.0 * gpu_count
                    AS gpu_hours
-        FROM jobs CROSS JOIN LATERAL generate_series(
-            date_trunc('day', s), e - INTERVAL '1 microsecond', INTERVAL '1 day') AS d
+        FROM jobs CROSS JOIN LATERAL generate_series(  -- the job's days inside the period only
+            GREATEST(date_trunc('day', s), %(start)s::timestamp),
+            LEAST(e, %(end)s::timestamp + INTERVAL '1 day') - INTERVAL '1 microsecond',
+            INTERVAL '1 day') AS d
         WHERE e > s
     )
     SELECT {keys} SUM(x.gpu_hours),
