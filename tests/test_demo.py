@@ -103,7 +103,8 @@ class DemoRun:
 
     def get(self, path: str, host: str | None = None) -> httpx.Response:
         headers = {"Host": host} if host else {}
-        return httpx.get(f"http://127.0.0.1:{self.port}{path}", headers=headers, timeout=5)
+        # Generous: the first page of a fresh demo may wait on a busy machine (workers start beside it).
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", headers=headers, timeout=30)
 
     def answers(self, path: str) -> bool:
         try:

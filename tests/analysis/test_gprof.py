@@ -234,7 +234,10 @@ def test_a_garbled_line_is_refused_with_its_line_number(outputs):
         with pytest.raises(ProfileFormatError) as caught:
             parse_gprof(broken)
         assert caught.value.line_number == at, garbage
-    changed = lines[flat_row - 1].replace(" 0.", " 9.", 1)  # cumulative no longer the running sum
+    changed = re.sub(  # cumulative seconds (2nd column) 5 s more: no longer the running sum
+        r"^(\s*\S+\s+)(\d+\.\d+)", lambda m: f"{m[1]}{float(m[2]) + 5:.2f}", lines[flat_row - 1]
+    )
+    assert changed != lines[flat_row - 1]
     with pytest.raises(ProfileFormatError, match="cumulative"):
         parse_gprof([*lines[: flat_row - 1], changed, *lines[flat_row:]])
 
