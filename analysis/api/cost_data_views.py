@@ -4,6 +4,8 @@ Every member reads; admins and owners ingest files, set and delete rates and set
 403). Writes go through ``analysis.services.costs``, the functions the pages and the admin call.
 """
 
+from datetime import date
+
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -77,11 +79,18 @@ class RateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _CostData):
     pagination_class = cost_listing.LatestRatesFirst
     filterset_class = cost_listing.RateFilter
     lookup_field = "key"
-    lookup_value_regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}/[a-z0-9-]+/[a-z0-9]+"
+    lookup_value_regex = r"[0-9A-Za-z/-]+"  # day/provider/gpu_type; one character class keeps routes simple
 
     def get_object(self):
-        day, provider, gpu_type = self.kwargs["key"].split("/")
-        rate = self.get_queryset().filter(day=day, provider=provider, gpu_type=gpu_type).first()
+        parts = self.kwargs["key"].split("/")
+        try:
+            day, provider, gpu_type = parts
+            day = date.fromisoformat(day)
+        except ValueError as error:
+            raise Http404 from error
+        rate = (
+            self.get_queryset().filter(day=day, provider=provider.lower(), gpu_type=gpu_type.lower()).first()
+        )
         if rate is None:
             raise Http404
         return rate

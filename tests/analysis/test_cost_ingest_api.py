@@ -217,3 +217,8 @@ def test_a_viewer_watches_an_ingest_to_the_end_and_mallory_is_refused(
     assert seen[-1]["progress"] == 100 and seen[-1]["counts"]["jobs"]["inserted"] == 4
     assert changed >= 1
     assert refused == (False, CLOSE_NOT_FOUND)
+
+
+def test_a_rate_key_that_is_not_day_provider_gpu_is_404(alice):
+    for key in ("x", "2026-01-10/aws", "2026-13-10/aws/a100", "2026-01-10/aws/a100/x"):
+        assert alice.get(f"/api/v1/analytics/rates/{key}").status_code == 404, key
