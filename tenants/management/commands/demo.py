@@ -24,6 +24,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, transaction
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenants import services
@@ -129,6 +130,19 @@ class Command(BaseCommand):
         with tasks_inline(), schema_context(tenant.schema_name):
             made = seed_demo_profiles()
         self.say(f"Demo profiles: {len(DEMO_PROFILES)} (before/after an optimisation; {made} created now).")
+        self.seed_costs()
+
+    def seed_costs(self) -> None:
+        """Two weeks of GPU jobs of 3 teams and their rates, ending yesterday (analysis.demo; idempotent)."""
+        from analysis.demo import seed_demo_costs
+
+        tenant = Tenant.objects.get(slug=TENANT_SLUG)
+        with tasks_inline(), schema_context(tenant.schema_name):
+            made = seed_demo_costs(timezone.now().date())
+        self.say(
+            "Demo costs: 3 teams, 30 GPU jobs over two weeks ending yesterday "
+            f"({'loaded now' if made else 'kept'})."
+        )
 
     def print_summary(self, port: int, credentials: dict[str, str], took: float) -> None:
         base = settings.RUNYARD_BASE_DOMAIN
