@@ -18,7 +18,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analysis import cost_analytics
+from analysis import cost_analytics, cost_exports
 from analysis.costs import forecast, records, rollups
 
 MAX_DAYS = 366
@@ -81,6 +81,27 @@ class CostQuerySerializer(serializers.Serializer):
             gpu_types=data.get("gpu_type", ()),
             statuses=data.get("status", ()),
         )
+
+
+class ExportSerializer(serializers.Serializer):
+    export = serializers.ChoiceField(
+        choices=cost_exports.FORMATS,
+        required=False,
+        help_text="csv or xlsx: the same figures as a file (an attachment, money in cents) instead of JSON.",
+    )
+
+
+def _export_format(request) -> str | None:
+    """The asked file format, checked before any figure is computed (400 naming ``export``)."""
+    serializer = ExportSerializer(
+        data={"export": request.query_params["export"]} if "export" in request.query_params else {}
+    )
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data.get("export")
+
+
+def _file(frame: pd.DataFrame, fmt: str, name: str, stem: str):
+    return cost_exports.attachment({name: frame}, fmt, stem)
 
 
 class GroupedQuerySerializer(CostQuerySerializer):
@@ -184,14 +205,18 @@ def _period(query) -> dict:
 
 class CostView(APIView):
     @extend_schema(
-        parameters=[GroupedQuerySerializer],
+        parameters=[GroupedQuerySerializer, ExportSerializer],
         responses=CostAnswerSerializer,
         summary="Cost, GPU-hours and job count per group over a period, most expensive first",
     )
     def get(self, request):
+        fmt = _export_format(request)
         serializer, query = _query(GroupedQuerySerializer, request)
         group_by = list(serializer.validated_data.get("group_by", ()))
         answer = cost_analytics.cost_by(query, group_by)
+        if fmt:
+            by = "-".join(group_by) or "total"
+            return _file(answer, fmt, f"Cost by {by}", f"cost-by-{by}-{query.start}-{query.end}")
         columns = rollups.group_columns(group_by)
         groups = [
             {
@@ -219,8 +244,11 @@ class _HelioxView(APIView):
     row_serializer: type[serializers.Serializer]
 
     def get(self, request):
+        fmt = _export_format(request)
         _, query = _query(CostQuerySerializer, request)
         answer = cost_analytics.cost_by(query, [self.key])
+        if fmt:
+            return _file(answer, fmt, f"Cost by {self.key}", f"cost-by-{self.key}-{query.start}-{query.end}")
         column = rollups.group_columns([self.key])[0]
         data = [
             {
@@ -237,7 +265,9 @@ class _HelioxView(APIView):
 class CostByModelView(_HelioxView):
     key, row_serializer = "model", ByModelRowSerializer
 
-    @extend_schema(parameters=[CostQuerySerializer], responses=ByModelRowSerializer(many=True))
+    @extend_schema(
+        parameters=[CostQuerySerializer, ExportSerializer], responses=ByModelRowSerializer(many=True)
+    )
     def get(self, request):
         return super().get(request)
 
@@ -245,22 +275,27 @@ class CostByModelView(_HelioxView):
 class CostByTeamView(_HelioxView):
     key, row_serializer = "team", ByTeamRowSerializer
 
-    @extend_schema(parameters=[CostQuerySerializer], responses=ByTeamRowSerializer(many=True))
+    @extend_schema(
+        parameters=[CostQuerySerializer, ExportSerializer], responses=ByTeamRowSerializer(many=True)
+    )
     def get(self, request):
         return super().get(request)
 
 
 class TrendView(APIView):
     @extend_schema(
-        parameters=[TrendQuerySerializer],
+        parameters=[TrendQuerySerializer, ExportSerializer],
         responses=TrendAnswerSerializer,
         summary="Cost per day, week or month, optionally one series per team, model, provider or GPU type",
     )
     def get(self, request):
+        fmt = _export_format(request)
         serializer, query = _query(TrendQuerySerializer, request)
         every = serializer.validated_data["period"]
         group = serializer.validated_data.get("group_by")
         answer = cost_analytics.trend(query, every, [group] if group else [])
+        if fmt:
+            return _file(answer, fmt, f"Cost per {every}", f"cost-per-{every}-{query.start}-{query.end}")
         group_column = rollups.group_columns([group])[0] if group else None
         points = [
             {
@@ -349,15 +384,18 @@ def _money_or_none(value):
 
 class BudgetView(APIView):
     @extend_schema(
-        parameters=[AsOfSerializer],
+        parameters=[AsOfSerializer, ExportSerializer],
         responses=BudgetAnswerSerializer,
         summary="Budget burn per team this month: spent, remaining, projected month end",
     )
     def get(self, request):
+        fmt = _export_format(request)
         serializer = AsOfSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         today = serializer.as_of()
         burn = cost_analytics.budget_burn(today)
+        if fmt:
+            return _file(burn, fmt, "Budgets", f"budgets-{today}")
         teams = [
             {
                 "team_name": row.team_name,
@@ -378,14 +416,17 @@ class BudgetView(APIView):
 
 class ForecastView(APIView):
     @extend_schema(
-        parameters=[AsOfSerializer],
+        parameters=[AsOfSerializer, ExportSerializer],
         responses=ForecastAnswerSerializer,
         summary="Forecast cost of the next 30 days (trend + weekly seasonality, approximate 95 % band)",
     )
     def get(self, request):
+        fmt = _export_format(request)
         serializer = AsOfSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = forecast_answer(serializer.as_of())
+        if fmt:
+            return _file(cost_exports.forecast_frame(data), fmt, "Forecast", f"forecast-{serializer.as_of()}")
         return Response(ForecastAnswerSerializer(data).data)
 
 
@@ -424,13 +465,17 @@ def forecast_answer(today) -> dict:
 
 class RecommendationView(APIView):
     @extend_schema(
-        parameters=[CostQuerySerializer],
+        parameters=[CostQuerySerializer, ExportSerializer],
         responses=RecommendationAnswerSerializer,
         summary="Savings advice from the tenant's own rates (estimated), largest first",
     )
     def get(self, request):
+        fmt = _export_format(request)
         _, query = _query(CostQuerySerializer, request)
         advice, cut = cost_analytics.savings_advice(query)
+        if fmt:
+            frame = cost_exports.recommendations_frame(advice)
+            return _file(frame, fmt, "Recommendations", f"recommendations-{query.start}-{query.end}")
         data = {
             "period": _period(query),
             "label": "estimated",
