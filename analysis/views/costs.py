@@ -150,6 +150,7 @@ def _advice_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             **row,
+            "team_name": row["team_name"] if isinstance(row["team_name"], str) else None,  # shared capacity
             "savings": money(row["savings_usd"]) if pd.notna(row["savings_usd"]) else "",
             "at_stake": money(row["at_stake_usd"]) if pd.notna(row["at_stake_usd"]) else "",
         }

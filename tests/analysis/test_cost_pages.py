@@ -70,6 +70,7 @@ def test_budgets_forecast_and_advice_are_read_as_of_the_periods_end(client_for, 
     # job-018's hours beyond 24 h: $1,658.32 at stake, not an estimated saving
     assert "at stake <strong>$1,658.32</strong>" in html
     assert "estimated saving <strong>$" in html  # cheaper days of the week
+    assert "Shared capacity" in html and ">nan<" not in html  # under-used capacity belongs to no team
 
 
 def test_a_team_without_a_budget_says_so(client_for, world, sample):
