@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 import pandas as pd
 from django.db.models import Max
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
@@ -211,9 +212,9 @@ def _form_context(filters: Filters) -> dict[str, Any]:
     }
 
 
-def _latest_period(query: CostQuery) -> dict[str, str] | None:
+def _latest_period(query: CostQuery, membership) -> dict[str, str] | None:
     """The last ``DEFAULT_DAYS`` days with jobs, offered when the asked period has none."""
-    latest = GpuJob.objects.aggregate(start=Max("start_time"), end=Max("end_time"))
+    latest = GpuJob.objects.visible_to(membership).aggregate(start=Max("start_time"), end=Max("end_time"))
     moments = [moment for moment in latest.values() if moment is not None]
     if not moments:
         return None
@@ -233,7 +234,7 @@ def dashboard(request):
         return render(request, "analysis/costs/dashboard.html", context, status=400)
     context.update(_dashboard(filters.query))
     if not context["total"]["job_count"] and not context["total"]["gpu_hours"]:
-        latest = _latest_period(filters.query)
+        latest = _latest_period(filters.query, request.membership)
         if latest:
             values = {**filters.values, **latest}
             context["latest"] = {**latest, "querystring": urlencode(values)}
@@ -341,12 +342,29 @@ def team(request, name: str):
 # -- downloads ----------------------------------------------------------------------------------------
 
 
+class BadFilters(Exception):
+    """A download's filters are not valid: there is no form to show the errors on, so they are said."""
+
+
 def _valid_query(request) -> CostQuery:
-    """The filters of a download; a download with bad ones has no page to show errors on: 404."""
     filters = read_filters(request)
     if filters.query is None:
-        raise Http404("Bad filters: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in filters.errors.items()))
+        raise BadFilters(
+            "; ".join(f"{key}: {' '.join(problems)}" for key, problems in filters.errors.items())
+        )
     return filters.query
+
+
+def _download(view):
+    """Answer 400 with the filters' problems in plain text when a download's filters are bad."""
+
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except BadFilters as error:
+            return HttpResponseBadRequest(f"Bad filters: {error}", content_type="text/plain; charset=utf-8")
+
+    return wraps(view)(wrapped)
 
 
 def _stem(query: CostQuery, what: str) -> str:
@@ -354,6 +372,7 @@ def _stem(query: CostQuery, what: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"costs-{what}-{query.start}-{query.end}")
 
 
+@_download
 def export_workbook(request):
     query = _valid_query(request)
     tables, _, _ = dashboard_tables(query)
@@ -361,6 +380,7 @@ def export_workbook(request):
     return cost_exports.attachment(sheets, "xlsx", _stem(query, "dashboard"))
 
 
+@_download
 def export_table(request, table: str):
     if table not in TABLE_NAMES:
         raise Http404("No such table.")
@@ -369,6 +389,7 @@ def export_table(request, table: str):
     return cost_exports.attachment({TABLE_NAMES[table]: frame}, "csv", _stem(query, table))
 
 
+@_download
 def export_team(request, name: str, fmt: str):
     item = get_team_for_user(request, name)
     if fmt not in cost_exports.FORMATS:
