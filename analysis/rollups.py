@@ -42,6 +42,15 @@ REBUILD_CHUNK = 200_000
 _NO_RATES = pd.DataFrame({"day": [], "provider": [], "gpu_type": [], "rate": []})
 
 
+def array_cursor():
+    """A cursor on Django's own connection (same transaction, same tenant schema) that sends parameters
+    bound on the server: a 5 000-item array goes as binary, not quoted into the SQL text in Python."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def lock_costs() -> None:
     """Serialise writers of this tenant's cost tables until the transaction ends (re-entrant)."""
     with connection.cursor() as cursor:
@@ -78,10 +87,18 @@ def apply_job_changes(old: pd.DataFrame, new: pd.DataFrame) -> int:
     delta = job_deltas(old, new)
     if not len(delta):
         return 0
-    columns = _sql_columns(delta)
-    table, rates = CostRollup._meta.db_table, RateSnapshot._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    shrinking = delta[(delta["gpu_hours"] < 0) | (delta["jobs_started"] < 0)]
+    with transaction.atomic():
         lock_costs()
+        _add_deltas(_sql_columns(delta))
+        if len(shrinking):  # only a row that lost hours or jobs can have become empty
+            _delete_empty(_sql_columns(shrinking)[:5])
+    return len(delta)
+
+
+def _add_deltas(columns: list[list]) -> None:
+    table, rates = CostRollup._meta.db_table, RateSnapshot._meta.db_table
+    with array_cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {table} AS c
@@ -91,7 +108,7 @@ def apply_job_changes(old: pd.DataFrame, new: pd.DataFrame) -> int:
                    COALESCE(d.gpu_hours * r.usd_per_gpu_hour::float8, 0),
                    CASE WHEN r.id IS NULL THEN d.gpu_hours ELSE 0 END,
                    d.jobs_started
-            FROM unnest(%s::date[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::int[])
+            FROM unnest(%b::date[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::int[])
                  AS d(day, team_id, model_name, provider, gpu_type, gpu_hours, jobs_started)
             LEFT JOIN {rates} r ON r.day = d.day AND r.provider = d.provider AND r.gpu_type = d.gpu_type
             ON CONFLICT (day, team_id, model_name, provider, gpu_type) DO UPDATE SET
@@ -102,30 +119,32 @@ def apply_job_changes(old: pd.DataFrame, new: pd.DataFrame) -> int:
             """,  # noqa: S608 - table names come from the models; values are bound
             columns,
         )
+
+
+def _delete_empty(keys: list[list]) -> None:
+    with array_cursor() as cursor:
         cursor.execute(
             f"""
-            DELETE FROM {table} c
-            USING unnest(%s::date[], %s::bigint[], %s::text[], %s::text[], %s::text[])
+            DELETE FROM {CostRollup._meta.db_table} c
+            USING unnest(%b::date[], %b::bigint[], %b::text[], %b::text[], %b::text[])
                   AS d(day, team_id, model_name, provider, gpu_type)
-            WHERE (c.day, c.team_id, c.model_name, c.provider, c.gpu_type)
-                  = (d.day, d.team_id, d.model_name, d.provider, d.gpu_type)
+            WHERE c.day = d.day AND c.team_id = d.team_id AND c.model_name = d.model_name
+              AND c.provider = d.provider AND c.gpu_type = d.gpu_type
               AND abs(c.gpu_hours) < %s AND c.jobs_started = 0
             """,  # noqa: S608
-            [*columns[:5], ZERO_HOURS],
+            [*keys, ZERO_HOURS],
         )
-    return len(delta)
 
 
 def _sql_columns(delta: pd.DataFrame) -> list[list]:
-    days = [pd.Timestamp(day).date() for day in delta["day"]]
     return [
-        days,
-        [int(team) for team in delta["team_id"]],
-        list(delta["model_name"]),
-        list(delta["provider"]),
-        list(delta["gpu_type"]),
-        [float(hours) for hours in delta["gpu_hours"]],
-        [int(count) for count in delta["jobs_started"]],
+        pd.to_datetime(delta["day"]).dt.date.tolist(),
+        delta["team_id"].astype("int64").tolist(),
+        delta["model_name"].tolist(),
+        delta["provider"].tolist(),
+        delta["gpu_type"].tolist(),
+        delta["gpu_hours"].astype("float64").tolist(),
+        delta["jobs_started"].astype("int64").tolist(),
     ]
 
 
