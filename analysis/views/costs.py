@@ -13,6 +13,7 @@ the month of that day for budgets, and the 30 days after it for the forecast.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import wraps
@@ -91,19 +92,26 @@ def hours(value) -> str:
 # -- the tables ---------------------------------------------------------------------------------------
 
 
+TABLES: dict[str, Callable[[CostQuery], pd.DataFrame]] = {  # each dashboard table, read on its own
+    "by-team": lambda query: cost_analytics.cost_by(query, ["team"]),
+    "by-model": lambda query: cost_analytics.cost_by(query, ["model"]),
+    "by-day": lambda query: cost_analytics.trend(query, "day", ["team"]),
+    "budgets": lambda query: cost_analytics.budget_burn(as_of(query)),
+    "forecast": lambda query: cost_exports.forecast_frame(forecast_answer(forecast_from(query))),
+    "recommendations": lambda query: cost_exports.recommendations_frame(
+        cost_analytics.savings_advice(query)[0]
+    ),
+}
+
+
 def dashboard_tables(query: CostQuery) -> tuple[dict[str, pd.DataFrame], dict, bool]:
     """Every table of the dashboard by ``TABLE_NAMES`` key (what the page draws and the files carry),
     the forecast as the API answers it, and whether the advice read only the newest jobs."""
     advice, cut = cost_analytics.savings_advice(query)
     answer = forecast_answer(forecast_from(query))
-    tables = {
-        "by-team": cost_analytics.cost_by(query, ["team"]),
-        "by-model": cost_analytics.cost_by(query, ["model"]),
-        "by-day": cost_analytics.trend(query, "day", ["team"]),
-        "budgets": cost_analytics.budget_burn(as_of(query)),
-        "forecast": cost_exports.forecast_frame(answer),
-        "recommendations": cost_exports.recommendations_frame(advice),
-    }
+    tables = {key: read(query) for key, read in TABLES.items() if key not in ("forecast", "recommendations")}
+    tables["forecast"] = cost_exports.forecast_frame(answer)
+    tables["recommendations"] = cost_exports.recommendations_frame(advice)
     return tables, answer, cut
 
 
@@ -385,7 +393,7 @@ def export_table(request, table: str):
     if table not in TABLE_NAMES:
         raise Http404("No such table.")
     query = _valid_query(request)
-    frame = dashboard_tables(query)[0][table]
+    frame = TABLES[table](query)
     return cost_exports.attachment({TABLE_NAMES[table]: frame}, "csv", _stem(query, table))
 
 
