@@ -120,8 +120,10 @@ def _figures(row) -> dict[str, Any]:
         "cost": money(row["cost"]),
         "gpu_hours": hours(row["gpu_hours"]),
         "job_count": int(row["job_count"]),
-        "provisional_cost": money(row["provisional_cost"]) if row["provisional_cost"] else "",
-        "unpriced_gpu_hours": hours(row["unpriced_gpu_hours"]) if row["unpriced_gpu_hours"] else "",
+        "provisional_cost": money(row["provisional_cost"])
+        if cost_exports.cents(row["provisional_cost"])
+        else "",
+        "unpriced_gpu_hours": hours(row["unpriced_gpu_hours"]) if round(row["unpriced_gpu_hours"], 2) else "",
     }
 
 

@@ -79,3 +79,4 @@ def test_the_cost_charts_draw_and_follow_dark_mode(page, portal_server, costed_t
         "() => window.Chart && Chart.getChart(document.getElementById('chart-cost-by-model'))"
     )
     expect(page.get_by_test_id("jobs-table").locator("tr[data-job]")).to_have_count(10)
+    page.screenshot(path=shots_dir / "costs-team-dark.png", full_page=True)
