@@ -32,6 +32,7 @@ from analysis.cost_analytics import CostQuery
 from analysis.costs import records
 from analysis.costs.records import OPEN_STATUSES
 from analysis.models import GpuJob, Team
+from tenants.services.usage_summary import month_summary
 
 FILTERS = ("start", "end", "provider", "gpu_type")
 DEFAULT_DAYS = 30
@@ -242,13 +243,27 @@ def dashboard(request):
         return render(request, "analysis/costs/dashboard.html", {**context, "no_jobs": True})
     if filters.query is None:
         return render(request, "analysis/costs/dashboard.html", context, status=400)
-    context.update(_dashboard(filters.query))
+    context.update(_dashboard(filters.query), runyard_usage=_runyard_usage(request.tenant, filters.query))
     if not context["total"]["job_count"] and not context["total"]["gpu_hours"]:
         latest = _latest_period(filters.query, request.membership)
         if latest:
             values = {**filters.values, **latest}
             context["latest"] = {**latest, "querystring": urlencode(values)}
     return render(request, "analysis/costs/dashboard.html", context)
+
+
+def _runyard_usage(tenant, query: CostQuery) -> dict[str, Any]:
+    """Runyard's own bill for the month of the period's end (worksets, storage, …; the usage ledger,
+    measured or estimated per line), shown beside the external GPU jobs."""
+    summary = month_summary(tenant, as_of(query))
+    bases = {category.basis for category in summary.categories}
+    basis = bases.pop() if len(bases) == 1 else ("mixed" if bases else "measured")
+    return {
+        "month": summary.month,
+        "total": money(summary.total),
+        "basis": basis,
+        "error": summary.pricing_error,
+    }
 
 
 def _dashboard(query: CostQuery) -> dict[str, Any]:

@@ -56,6 +56,11 @@ def test_the_dashboard_shows_the_hand_computed_figures_to_each_role(client_for, 
     assert 'id="cost-chart-data"' in html and "<script>" not in html  # data only, no inline script
     assert 'href="/costs/data/"' in html
     assert "provisional-note" not in html and "unpriced-note" not in html  # both are zero in the sample
+    # Runyard's own bill of the period's month (the usage ledger) beside the external GPU jobs
+    assert (
+        'data-testid="runyard-usage"' in html
+        and "Runyard worksets, storage and transfer, January 2026" in html
+    )
 
 
 def test_budgets_forecast_and_advice_are_read_as_of_the_periods_end(client_for, world, sample):
