@@ -156,7 +156,7 @@ def reprice(keys: Iterable[tuple[date, str, str]]) -> int:
         return 0
     days, providers, gpus = ([key[i] for key in keys] for i in range(3))
     table, rates = CostRollup._meta.db_table, RateSnapshot._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), array_cursor() as cursor:
         lock_costs()
         cursor.execute(
             f"""
@@ -165,7 +165,7 @@ def reprice(keys: Iterable[tuple[date, str, str]]) -> int:
                 unpriced_gpu_hours = CASE WHEN k.rate IS NULL THEN c.gpu_hours ELSE 0 END
             FROM (
                 SELECT u.day, u.provider, u.gpu_type, r.usd_per_gpu_hour::float8 AS rate
-                FROM unnest(%s::date[], %s::text[], %s::text[]) AS u(day, provider, gpu_type)
+                FROM unnest(%b::date[], %b::text[], %b::text[]) AS u(day, provider, gpu_type)
                 LEFT JOIN {rates} r ON r.day = u.day AND r.provider = u.provider AND r.gpu_type = u.gpu_type
             ) k
             WHERE c.day = k.day AND c.provider = k.provider AND c.gpu_type = k.gpu_type

@@ -64,7 +64,7 @@ def rollups_after_rebuild(tenant) -> dict:
 # -- reports -----------------------------------------------------------------------------------------------
 
 
-def test_a_json_file_reports_each_refused_row_and_keeps_the_good_ones(ingest, world):
+def test_a_json_file_reports_each_refused_row_and_keeps_the_good_ones_in_rollups(ingest, world):
     report = ingest("heliox.json", sample("jobs.json"))
 
     assert report.state == "done" and report.progress == 100 and report.error == ""
@@ -89,11 +89,7 @@ def test_a_json_file_reports_each_refused_row_and_keeps_the_good_ones(ingest, wo
         "Speech": ("ASR", Decimal("1200.50")),
         "Robotics": ("", None),
     }
-
-
-def test_a_job_over_midnight_is_two_rollup_days_and_open_jobs_stay_out(ingest, world):
-    ingest("heliox.json", sample("jobs.json"))
-
+    # a job over midnight UTC is two rollup days; the running job j-3 stays out of the rollups
     assert stored_rollups(world.tenant) == {
         (date(2026, 1, 10), "Vision", "resnet-50", "aws", "a100"): (8.0, 0.0, 8.0, 1),  # 22:00–24:00 × 4
         (date(2026, 1, 11), "Vision", "resnet-50", "aws", "a100"): (8.0, 0.0, 8.0, 0),  # 00:00–02:00 × 4
@@ -114,6 +110,11 @@ def test_running_the_same_file_twice_changes_nothing(ingest, world):
     }
     assert again.failed == 4
     assert stored_rollups(world.tenant) == before
+    # and the repair command rebuilds the same rows from the jobs and rates
+    with tenant_context(world.tenant):
+        CostRollup.objects.update(cost=99.0)
+    call_command("cost_rollups", "--rebuild", "--tenant", world.tenant.slug)
+    assert_same_rollups(stored_rollups(world.tenant), before)
 
 
 def test_a_rate_file_prices_the_rollups_exactly(ingest, world):
@@ -247,15 +248,6 @@ def test_incremental_rollups_equal_a_rebuild_through_updates_and_rate_changes(in
         computed = computed_rollups()
     assert len(computed) == len(incremental)
     assert any(values[2] > 0 for values in incremental.values())  # 2026-01-10 unpriced after the delete
-
-
-def test_the_rebuild_command_repairs_the_table(ingest, world):
-    ingest("heliox.json", sample("jobs.json"))
-    expected = stored_rollups(world.tenant)
-    with tenant_context(world.tenant):
-        CostRollup.objects.update(cost=99.0)
-    call_command("cost_rollups", "--rebuild", "--tenant", world.tenant.slug)
-    assert_same_rollups(stored_rollups(world.tenant), expected)
 
 
 def test_a_task_redelivered_after_a_crash_goes_on_where_it_stopped(ingest, world, monkeypatch):
