@@ -47,7 +47,8 @@ def array_cursor():
     bound on the server: a 5 000-item array goes as binary, not quoted into the SQL text in Python."""
     import psycopg
 
-    connection.ensure_connection()
+    with connection.cursor():  # django-tenants sets the tenant's search_path when a cursor is made
+        pass
     return psycopg.Cursor(connection.connection)
 
 
