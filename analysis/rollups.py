@@ -14,9 +14,10 @@ at a time and never interleave their deltas):
     After rates of some (day, provider, GPU type) changed: every rollup row of those keys is priced
     again at the current rate (a deleted rate makes its hours unpriced again).
 ``rebuild_rollups()``
-    Repair: recomputes the whole table from ``GpuJob`` and ``RateSnapshot`` with the pure pandas path
-    (``analysis.costs.proration.daily_costs`` and ``analysis.costs.rollups.rollup``), independent of the
-    SQL above; the tests check both give the same rows.
+    Repair: recomputes the whole table from ``GpuJob`` and ``RateSnapshot`` in one SQL statement (the
+    raw path of ``analysis.cost_analytics``). ``computed_rollups()`` gives the same rows by the pure
+    pandas path (``analysis.costs.proration.daily_costs`` and ``analysis.costs.rollups.rollup``),
+    independent of both SQL paths; the tests check all three agree.
 
 ``gpu_hours`` counts every GPU-hour of the row; ``unpriced_gpu_hours`` is the part with no rate (a row
 is one day and one GPU type, so it is either wholly priced or wholly unpriced).
@@ -27,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
@@ -217,28 +217,20 @@ def computed_rollups() -> pd.DataFrame:
 
 
 def rebuild_rollups() -> int:
-    """Replace the whole rollup table by ``computed_rollups()``; returns the number of rows written."""
-    with transaction.atomic():
+    """Replace the whole table by the closed jobs' figures prorated in SQL: the raw path of
+    ``analysis.cost_analytics`` grouped by rollup key, inserted in one statement (10M jobs in minutes,
+    where ``computed_rollups`` would hold every job-day in memory). Returns the rows written."""
+    from analysis.cost_analytics import CostQuery, raw_sql
+
+    select, params = raw_sql(CostQuery(date(1970, 1, 1), date(9999, 12, 30)), KEY, statuses=CLOSED)
+    table = CostRollup._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
         lock_costs()
-        table = computed_rollups()
-        CostRollup.objects.all().delete()
-        if len(table):
-            table = table[(np.abs(table["gpu_hours"]) >= ZERO_HOURS) | (table["jobs_started"] != 0)]
-        CostRollup.objects.bulk_create(
-            (
-                CostRollup(
-                    day=pd.Timestamp(row.day).date(),
-                    team_id=int(row.team_id),
-                    model_name=row.model_name,
-                    provider=row.provider,
-                    gpu_type=row.gpu_type,
-                    gpu_hours=float(row.gpu_hours),
-                    cost=float(row.cost),
-                    unpriced_gpu_hours=float(row.unpriced_gpu_hours),
-                    jobs_started=int(row.jobs_started),
-                )
-                for row in table.itertuples(index=False)
-            ),
-            batch_size=5000,
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(
+            f"""INSERT INTO {table} ({", ".join(KEY)}, gpu_hours, cost, unpriced_gpu_hours, jobs_started)
+                SELECT {", ".join(KEY)}, gpu_hours, cost, unpriced, started
+                FROM ({select}) AS x({", ".join(KEY)}, gpu_hours, cost, unpriced, provisional, started)""",  # noqa: S608
+            params,
         )
-    return len(table)
+        return cursor.rowcount

@@ -16,8 +16,9 @@ times ``rebuild_rollups()`` (all rollups from the jobs, one SQL statement) and t
 (``analysis.rollups.apply_job_changes`` on a batch of 10,000 changed jobs) for scale.
 
 Jobs are generated in SQL with a fixed seed: 20 teams, 3 models each, 3 providers, 4 GPU types, start
-times over 120 days, 15 min to 48 h long, 1 % failed, 0.1 % running. Rates: one per day, provider and
-GPU type. The bench never touches real data: it works in ``runyard_bench_<pid>`` (see
+times over the 120 days before today, 15 min to 48 h long, 1 % failed, 0.1 % running (started in the last
+48 h, as running jobs are). The month asked about is the last full calendar month. Rates: one per day,
+provider and GPU type. The bench never touches real data: it works in ``runyard_bench_<pid>`` (see
 ``bench/tenant_onboarding.py``) and drops it at the end, also on failure.
 """
 
@@ -37,8 +38,10 @@ from tenant_onboarding import throwaway_database  # noqa: E402
 TARGET_MS = 200
 TARGET_RATIO = 20
 DAYS = 120
-FIRST_DAY = date(2026, 6, 1)
-MONTH = (date(2026, 8, 1), date(2026, 8, 31))
+TODAY = date.today()
+FIRST_DAY = TODAY - timedelta(days=DAYS)
+MONTH_END = TODAY.replace(day=1) - timedelta(days=1)  # the last full calendar month
+MONTH = (MONTH_END.replace(day=1), MONTH_END)
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,7 +71,7 @@ def fill(jobs: int) -> None:
                    (ARRAY['aws', 'gcp', 'azure'])[1 + (i / 60) %% 3],
                    (ARRAY['a100', 'h100', 'l4', 'a10g'])[1 + (i / 180) %% 4],
                    (ARRAY[1, 2, 4, 8])[1 + (i / 720) %% 4],
-                   s,
+                   CASE WHEN r < 0.001 THEN now() - (random() * 172800)::int * INTERVAL '1 second' ELSE s END,
                    CASE WHEN r < 0.001 THEN NULL
                         ELSE s + (15 + (random() * 2865)::int) * INTERVAL '1 minute' END,
                    CASE WHEN r < 0.001 THEN 'running' WHEN r < 0.011 THEN 'failed' ELSE 'completed' END,
@@ -144,6 +147,7 @@ def main() -> None:
 
         from analysis import cost_analytics
         from analysis.costs.records import OPEN_STATUSES, STATUSES
+        from analysis.rollups import rebuild_rollups
         from tenants.services import onboard_tenant, setup_database
 
         setup_database(verbosity=0)
@@ -153,7 +157,7 @@ def main() -> None:
             fill(args.jobs)
             print(f"filled {args.jobs:,} jobs in {time.perf_counter() - started:.1f} s")
             started = time.perf_counter()
-            rows = cost_analytics.rebuild_rollups()
+            rows = rebuild_rollups()
             print(f"rebuild_rollups: {rows:,} rollup rows in {time.perf_counter() - started:.1f} s")
             from django.db import connection
 

@@ -132,10 +132,10 @@ def load_cost_rows(jobs_json: str, rates_csv: str, *, shift_days: int = 0) -> No
     timestamp and rate day by whole days (costs unchanged)."""
     from datetime import timedelta
 
-    from analysis.cost_analytics import rebuild_rollups
     from analysis.costs.rates import read_rates_csv
     from analysis.costs.records import JobRecord, TeamRecord, read_json
     from analysis.models import GpuJob, RateSnapshot, Team
+    from analysis.rollups import rebuild_rollups
 
     shift = timedelta(days=shift_days)
     records = list(read_json(jobs_json))
