@@ -180,7 +180,8 @@ RUNYARD_MAX_PROFILE_BYTES = env_int("RUNYARD_MAX_PROFILE_MB", 500, minimum=1) * 
 RUNYARD_MAX_COST_INGEST_BYTES = env_int("RUNYARD_MAX_COST_INGEST_MB", 1024, minimum=1) * 1024 * 1024
 # ISS client secrets by tenant slug, for connections whose secret source is "settings". Deployments that
 # keep secrets in the environment set ISS_CLIENT_SECRET_<SLUG> instead (analysis.iss.connections reads
-# it when the token is fetched, so a rotated secret needs no restart); AWS Secrets Manager is the other source.
+# it when the token is fetched, so a rotated secret needs no restart); AWS Secrets Manager is the other
+# source.
 ISS_CLIENT_SECRETS: dict[str, str] = {}
 
 CELERY_TASK_ALWAYS_EAGER = False
