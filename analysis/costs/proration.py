@@ -39,24 +39,14 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from analysis.costs.records import OPEN_STATUSES, JobRecord
+from analysis.costs.records import JOB_FIELDS, OPEN_STATUSES, JobRecord
 
 RateKey = tuple[date, str, str]  # (UTC day, provider, gpu_type)
 SECONDS_PER_HOUR = Decimal(3600)
 _NS_PER_DAY = 86_400 * 10**9
 _DAY = timedelta(days=1)
 
-JOB_COLUMNS = (
-    "job_id",
-    "team_name",
-    "model_name",
-    "provider",
-    "gpu_type",
-    "gpu_count",
-    "start_time",
-    "end_time",
-    "status",
-)
+JOB_COLUMNS = JOB_FIELDS  # what jobs_frame gives and daily_costs reads: the record fields
 DAILY_COLUMNS = (
     "job_id",
     "team_name",
