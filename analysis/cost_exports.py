@@ -59,10 +59,8 @@ HEADERS = {
 
 
 def cents(value):
-    """Half-up cents (see ``analysis.api.costs.cents``), None and NaN kept missing."""
-    from analysis.api.costs import cents as half_up
-
-    return None if value is None or pd.isna(value) else half_up(float(value))
+    """Half-up cents (``analysis.costs.export.cents``), None and NaN kept missing."""
+    return None if value is None or pd.isna(value) else export.cents(float(value))
 
 
 def rounded(frame: pd.DataFrame) -> pd.DataFrame:

@@ -326,7 +326,7 @@ SPECTACULAR_SETTINGS = {
         "CostIngestKindEnum": "analysis.models.costs.IngestKind",
         "CostIngestStateEnum": "analysis.models.costs.IngestState",
         "ProfileSourceEnum": "analysis.models.Source",
-        "CostAnswerSourceEnum": "analysis.api.costs.SOURCES",
+        "CostAnswerSourceEnum": "analysis.api.cost_serializers.SOURCES",
     },
 }
 

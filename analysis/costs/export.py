@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -165,3 +165,9 @@ def to_xlsx(sheets: Mapping[str, pd.DataFrame], *, headers: Mapping[str, str] | 
         book.add_worksheet("Sheet")  # a workbook needs one sheet to open
     book.close()
     return out.getvalue()
+
+
+def cents(value: float) -> float:
+    """US dollars rounded to cents, half up as on an invoice. The sums are float64 (error ~1e-12), so
+    they are first rounded to micro-dollars: an exact half cent stays a half cent and rounds up."""
+    return float(Decimal(f"{value:.6f}").quantize(Decimal("0.01"), ROUND_HALF_UP))

@@ -27,7 +27,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from analysis import cost_analytics, cost_exports
-from analysis.api.costs import CostQuerySerializer, forecast_answer
+from analysis.api.cost_serializers import CostQuerySerializer
+from analysis.api.costs import forecast_answer
 from analysis.cost_analytics import CostQuery
 from analysis.costs import records
 from analysis.costs.records import OPEN_STATUSES
