@@ -252,7 +252,7 @@ def state(text: str) -> str | None:
 
 
 def gpu_type(text: str) -> str | None:
-    match = re.search(r"\b(a100|h100|h200|b200|l40s?|l4|t4|v100|a10g?|mi300x|mi250x?)\b", text)
+    match = re.search(r"\b(a100|h100|h200|b200|l40s?|l4|t4|v100|a10g?|mi300x|mi250x?)s?\b", text)
     return match[1].upper() if match else None
 
 

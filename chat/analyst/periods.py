@@ -86,7 +86,7 @@ RULES = (
     (r"\b(?P<y>\d{4})-(?P<mo>0[1-9]|1[0-2])\b", _iso_month),
     (r"\b(?:last|previous|past)\s+week\b", _last_week),
     (r"\bthis\s+week\b", _this_week),
-    (r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+days?\b", _last_days),
+    (r"\b(?:last|past|previous)\s+(?P<n>[1-9]\d{0,2})\s+days?\b", _last_days),
     (r"\b(?:last|previous|past)\s+month\b", _last_month),
     (r"\bthis\s+month\b", lambda today, _m: (today.replace(day=1), today)),
     (r"\byesterday\b", lambda today, _m: (today - timedelta(days=1),) * 2),
@@ -97,11 +97,24 @@ RULES = (
 )
 
 
+def impossible_dates(text: str) -> list[str]:
+    """Dates written in ISO form that no calendar has (2026-02-30): worth saying rather than half-reading."""
+    bad = []
+    for written in re.findall(rf"\b{ISO}\b", text):
+        try:
+            date.fromisoformat(written)
+        except ValueError:
+            bad.append(written)
+    return bad
+
+
 def find_period(text: str, today: date) -> Period | None:
     """The first period the text names, trying the most specific wordings first."""
     for pattern, dates in RULES:
-        match = re.search(pattern, text, flags=re.IGNORECASE)
-        if match:
-            start, end = dates(today, match)
+        for match in re.finditer(pattern, text, flags=re.IGNORECASE):
+            try:
+                start, end = dates(today, match)
+            except ValueError:  # 2026-02-30: not a day, so not a period; a later wording may still be one
+                continue
             return Period(start, end, match.span())
     return None

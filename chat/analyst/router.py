@@ -13,7 +13,7 @@ from typing import Any
 
 from chat.analyst import entities as find
 from chat.analyst.entities import CODE, Question, has
-from chat.analyst.periods import Period, find_period
+from chat.analyst.periods import Period, find_period, impossible_dates
 from chat.analyst.plan import Call, Plan
 
 EXAMPLES = (
@@ -53,6 +53,9 @@ class Asked:
 def route(question: str, *, today: date, context: Mapping | None = None) -> Plan:
     """The plan for one question; when no rule fits, no calls and a list of what can be asked instead."""
     asked = _read(question, today, context or {})
+    bad = impossible_dates(asked.question.text)
+    if bad:
+        return Plan(unanswered=f"{', '.join(bad)} is not a date; please check it and ask again.")
     for pattern, build in RULES:
         if has(asked.question.text, pattern):
             plan = build(asked)
@@ -87,17 +90,16 @@ def _profile(asked: Asked) -> str:
 
 
 def _plural_worksets(asked: Asked) -> bool:
-    return has(asked.question.text, "worksets|all workset|my workset|any workset")
+    return has(asked.question.text, "worksets|all workset|any workset")
 
 
 def _on_workset(tool: str) -> Callable[[Asked], Plan | None]:
     """A rule for a one-workset tool: declines for "worksets" (a list), asks which one when none is known."""
 
     def build(asked: Asked) -> Plan | None:
-        named = find.workset(asked.question)
-        if named is None and _plural_worksets(asked):
+        if _plural_worksets(asked):
             return None
-        name = named or _pointed_workset(asked)
+        name = find.workset(asked.question) or _pointed_workset(asked)
         if name:
             return Plan((Call(tool, {"workset": name}),), needs_confirmation=tool == "cancel_workset")
         if not has(asked.question.text, "workset|it|this|that|jobs?|runs?"):
@@ -206,8 +208,10 @@ def _fixed(tool: str) -> Callable[[Asked], Plan]:
     return lambda asked: Plan((Call(tool, {}),))
 
 
-def _queue(asked: Asked) -> Plan | None:
-    return None if find.workset(asked.question) else Plan((Call("queue_status", {}),))
+def _queue(asked: Asked) -> Plan:
+    """The queue as a whole, or where one workset stands in it ("is workset X still queued?")."""
+    name = find.workset(asked.question)
+    return Plan((Call("workset_status", {"workset": name}) if name else Call("queue_status", {}),))
 
 
 RULES: tuple[tuple[str, Callable[[Asked], Plan | None]], ...] = (

@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 from datetime import date
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from chat.analyst.compose import chunks, compose, title
 from chat.analyst.plan import Call, Plan
 from chat.analyst.router import route
@@ -136,3 +139,10 @@ def test_chunks_are_small_and_join_back_exactly():
     assert all(0 < len(piece) <= 12 for piece in pieces)
     assert len(pieces) > len(markdown) // 12
     assert list(chunks("")) == []
+
+
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=40))
+def test_any_text_is_cut_into_pieces_that_join_back(markdown, size):
+    pieces = list(chunks(markdown, size=size))
+    assert "".join(pieces) == markdown
+    assert all(0 < len(piece) <= size for piece in pieces)

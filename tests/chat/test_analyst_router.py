@@ -3,6 +3,8 @@
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chat.analyst.periods import find_period
 from chat.analyst.plan import Call
@@ -183,6 +185,28 @@ def test_what_should_i_do_asks_for_a_diagnosis():
     )
 
 
+def test_a_workset_in_the_queue_is_its_status_and_plural_names_are_a_list_filter():
+    assert calls("Is workset foo still in the queue?") == (Call("workset_status", {"workset": "foo"}),)
+    found = calls('show failed worksets named "giab"', context={"workset": "other-0123abcd"})
+    assert found == (Call("list_worksets", {"state": "failed", "query": "giab"}),)
+
+
+def test_gpu_types_in_the_plural_are_filters():
+    found = calls("Which team spent the most on A100s in March?")
+    assert found == (
+        Call(
+            "cost_by", {"group_by": ["team"], "start": "2026-03-01", "end": "2026-03-31", "gpu_type": "A100"}
+        ),
+    )
+
+
+def test_an_impossible_date_is_said_rather_than_half_read():
+    plan = route("costs from 2026-02-30 to 2026-03-01", today=TODAY)
+    assert plan.calls == ()
+    assert plan.unanswered == "2026-02-30 is not a date; please check it and ask again."
+    assert find_period("cost over the last 0 days", TODAY) is None
+
+
 def test_it_never_guesses_a_workset():
     plan = route("Why did it fail?", today=TODAY, context={})
     assert plan.calls == ()
@@ -245,3 +269,11 @@ def test_periods_are_inclusive_day_ranges_counted_from_today(words, today, start
 def test_may_the_verb_is_not_a_month():
     assert find_period("may I see the costs?", TODAY) is None
     assert find_period("costs in may", TODAY).month == "2026-05"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_any_text_gets_a_plan_or_a_plain_answer(question):
+    plan = route(question, today=TODAY)
+    assert plan.calls or plan.unanswered
+    assert all(call.arguments.get("workset") for call in plan.calls if "workset" in call.tool)
