@@ -4,17 +4,9 @@
 (function () {
   "use strict";
 
-  var FIRST_DELAY_MS = 1000, MAX_DELAY_MS = 30000, REFRESH_DELAY_MS = 250;
+  var REFRESH_DELAY_MS = 250;
   var FAILED = ["failed", "dead_letter", "cancelled"];
-  var STATUS_TEXT = {
-    connecting: "Live updates: connecting…",
-    live: "Live updates: on",
-    reconnecting: "Live updates: reconnecting…"
-  };
-
-  function each(scope, selector, apply) {
-    Array.prototype.forEach.call(scope.querySelectorAll(selector), apply);
-  }
+  var each = window.RunyardLive.each, connect = window.RunyardLive.connect;
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -26,36 +18,6 @@
   function money(value, digits) {
     if (value === null || value === undefined || value === "") return "—";
     return "$" + Number(value).toFixed(digits || 2);
-  }
-
-  function setStatus(status) {
-    each(document, "[data-live-status]", function (node) {
-      node.dataset.liveStatus = status;
-      node.textContent = STATUS_TEXT[status];
-    });
-  }
-
-  // One socket per page; ``handlers`` maps a message type to function (message, send).
-  function connect(path, handlers) {
-    var delay = FIRST_DELAY_MS;
-    function open() {
-      var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-      var socket = new WebSocket(scheme + window.location.host + path);
-      var send = function (message) { socket.send(JSON.stringify(message)); };
-      socket.onmessage = function (event) {
-        var message = JSON.parse(event.data);
-        if (message.type === "ready") { delay = FIRST_DELAY_MS; setStatus("live"); }
-        if (handlers[message.type]) handlers[message.type](message, send);
-      };
-      // A refused socket (signed out, not a member) looks like a dropped one: keep trying, ever more slowly.
-      socket.onclose = function () {
-        setStatus("reconnecting");
-        window.setTimeout(open, delay + Math.random() * delay * 0.2);
-        delay = Math.min(delay * 2, MAX_DELAY_MS);
-      };
-    }
-    setStatus("connecting");
-    open();
   }
 
   function stepsDone(steps) {

@@ -5,24 +5,8 @@
 (function () {
   "use strict";
 
-  var FIRST_DELAY_MS = 1000, MAX_DELAY_MS = 30000;
   var DONE = ["ready", "failed"];
-  var STATUS_TEXT = {
-    connecting: "Live updates: connecting…",
-    live: "Live updates: on",
-    reconnecting: "Live updates: reconnecting…"
-  };
-
-  function each(scope, selector, apply) {
-    Array.prototype.forEach.call(scope.querySelectorAll(selector), apply);
-  }
-
-  function setStatus(status) {
-    each(document, "[data-live-status]", function (node) {
-      node.dataset.liveStatus = status;
-      node.textContent = STATUS_TEXT[status];
-    });
-  }
+  var each = window.RunyardLive.each;
 
   function draw(scope, profile) {
     each(scope, "[data-profile-state]", function (node) {
@@ -60,28 +44,12 @@
     });
   }
 
-  function connect(path) {
-    var delay = FIRST_DELAY_MS;
-    function open() {
-      var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-      var socket = new WebSocket(scheme + window.location.host + path);
-      socket.onmessage = function (event) {
-        var message = JSON.parse(event.data);
-        if (message.type === "ready") { delay = FIRST_DELAY_MS; setStatus("live"); catchUp(); }
-        if (message.type === "profile.update") update(message.profile);
-      };
-      socket.onclose = function () {
-        setStatus("reconnecting");
-        window.setTimeout(open, delay + Math.random() * delay * 0.2);
-        delay = Math.min(delay * 2, MAX_DELAY_MS);
-      };
-    }
-    setStatus("connecting");
-    open();
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var live = document.querySelector("[data-profiles-live], [data-profile-live]");
-    if (live) connect(live.dataset.liveSocket);
+    if (!live) return;
+    window.RunyardLive.connect(live.dataset.liveSocket, {
+      ready: catchUp,
+      "profile.update": function (message) { update(message.profile); }
+    });
   });
 })();
