@@ -2,41 +2,25 @@
 again while the upload waits, and its row reaches "Done" over /ws/costs/ without a reload, once a real
 Celery worker ingests it.
 
-daphne and the worker are the profile browser test's, with settings of their own (``ingest_live_settings``);
+daphne and the worker are the profile browser test's (its settings, queue and channel-layer prefix);
 the worker starts only after the list is live, so the page sees the ingest happen rather than find it done.
 A tenant of its own (unique slug, alice its owner) keeps the ingested jobs out of other tests' figures.
 """
 
-import os
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from playwright.sync_api import expect
 
-from tests.analysis.test_profile_browser import server, worker  # noqa: F401 - fixtures
-from tests.browser.conftest import PAGE_TIMEOUT_MS, database_url
+from tests.analysis.test_profile_browser import isolated_env, server, worker  # noqa: F401 - fixtures
+from tests.browser.conftest import PAGE_TIMEOUT_MS
 from tests.browser.test_sign_in_and_tokens import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 JOBS = Path(__file__).resolve().parents[1] / "analysis" / "samples" / "costs" / "jobs.json"
 INGEST_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def isolated_env(world, s3_server):
-    """What ``server`` and ``worker`` run with."""
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.browser.ingest_live_settings",
-        "RUNYARD_TEST_ISOLATION": f"ingest-browser-{uuid4().hex[:8]}",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "RUNYARD_HOME": str(settings.RUNYARD_HOME),
-        **s3_server.environment(),
-    }
 
 
 @pytest.fixture(scope="module")
