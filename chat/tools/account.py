@@ -93,11 +93,15 @@ def quota_status(ctx: ToolContext):
     lines = [
         f"Storage: {usage['storage_gb']:,} GB of {usage['storage_quota_gb']} GB"
         + (f" ({storage} %)" if storage is not None else "")
-        + f", {usage['object_count']} objects (measured {usage['last_measured'] or 'not yet'}).",
+        + f", {usage['object_count']} objects (last measured {usage['last_measured'] or 'never'}).",
         f"Worksets: {active} active, at most {usage['max_concurrent_worksets']} run at once.",
         f"Budget: {money(_number(usage['month_to_date_usd']))} spent this month "
         f"({usage['spend_basis'] or 'no usage'})"
-        f" of {money(_number(usage['monthly_budget_usd']))}"
+        + (
+            f" of {money(_number(usage['monthly_budget_usd']))}"
+            if usage["monthly_budget_usd"] is not None
+            else ", no monthly budget set"
+        )
         + (
             f" ({usage['budget_utilisation_percent']} %)"
             if usage["budget_utilisation_percent"] is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from analysis import insights
 from analysis.models import Profile
 from analysis.tables import NotReady, parsed
+from analysis.views.profiles import MEMORY_LABELS
 from chat.tools.base import ToolContext, ToolError, ToolResult, link, tool
 
 PROFILE = {
@@ -50,7 +51,7 @@ def figure(value: dict | None) -> str:
     if not value or value.get("value") is None:
         return "not measured"
     number, unit = value["value"], value.get("unit", "count")
-    if unit == "share":
+    if unit in ("share", "ratio"):
         shown = f"{number * 100:.1f} %"
     elif unit == "share points":
         shown = f"{number * 100:+.1f} points"
@@ -143,10 +144,10 @@ def profile_memory(ctx: ToolContext, profile="latest", limit=10):
     data = insights.memory(tables_of(found), limit=limit).as_dict()
     lines = [f"Memory bottlenecks of **{found.name}** (score: {data['score_formula']}):"]
     for row in data["rows"]:
-        shown = ", ".join(
-            f"{name} {figure(value)}" for name, value in row["figures"].items() if value["value"] is not None
-        )
-        lines.append(f"{row['rank']}. `{row['function']}`: {row['reason']} ({shown})")
+        cpi = row["figures"].get("cpi")
+        extra = f"; CPI {figure(cpi)}" if cpi and cpi["value"] is not None else ""
+        reason = row["reason"].removeprefix(f"{row['function']}: ")
+        lines.append(f"{row['rank']}. `{row['function']}`: {reason}{extra}")
     lines += [f"_{note}_" for note in data.get("notes", [])]
     links = (profile_link(found), *[_function_link(found, r["function"]) for r in data["rows"][:3]])
     return ToolResult("profile_memory", {}, {"profile": found.code, **data}, "\n".join(lines), links)
@@ -174,10 +175,10 @@ def profile_recommendations(ctx: ToolContext, profile="latest", target=None):
         evidence = "; ".join(
             f"{e.get('formula') or ', '.join(e['events'])} = {figure(e)}" for e in item["evidence"]
         )
-        lines.append(
-            f"- {'`' + item['flag'] + '`' if item['flag'] else item['hint']}: {item['reason']}"
-            + (f" (evidence: {evidence})" if evidence else "")
+        advice = " — ".join(
+            part for part in (f"`{item['flag']}`" if item["flag"] else "", item["hint"]) if part
         )
+        lines.append(f"- {advice}: {item['reason']}" + (f" (evidence: {evidence})" if evidence else ""))
     if not data["items"]:
         lines.append("Nothing to recommend from this profile.")
     lines += [f"_{note}_" for note in data.get("notes", [])]
@@ -216,12 +217,22 @@ def profile_function(ctx: ToolContext, function: str, profile="latest"):
         lines.append(
             f"- {cost['event']}: self {figure(cost['self'])}, {figure(cost['self_share'])} of the total"
         )
+    lines.append(f"- estimated cycles: {figure(data['estimated_cycles'])}")
     lines += [
-        f"- {name}: {figure(value)}" for name, value in data["memory"].items() if value["value"] is not None
+        f"- {MEMORY_LABELS.get(name, name)}: {figure(value)}"
+        for name, value in data["memory"].items()
+        if value["value"] is not None
     ]
     mix = (data["mix"].get("register_class") or {}).get("rows", [])
     if mix:
         lines.append("Register mix: " + ", ".join(f"{r['key']} {r['share'] * 100:.1f} %" for r in mix))
+    hottest = [
+        f"`{row.get('address', 0):#x} {row.get('mnemonic', '')} {row.get('operands', '')}`".replace(" `", "`")
+        for row in data["top_instructions"][:5]
+        if row.get("address") is not None
+    ]
+    if hottest:
+        lines.append("Hottest instructions: " + ", ".join(hottest))
     lines += [f"_{note}_" for note in data.get("notes", [])]
     payload = {"profile": found.code, "address": address, **data}
     return ToolResult("profile_function", {}, payload, "\n".join(lines), (_function_link(found, name),))

@@ -84,7 +84,9 @@ def test_vectorization_memory_and_recommendations_equal_the_api(world, api_for, 
     memory = ask(world, "profile_memory", {"profile": demo["before"].code, "limit": 5})
     answer = api(api_for, world, demo["before"].code, "memory", limit=5)
     assert without(memory.data, "profile") == answer
-    assert answer["rows"][0]["function"] == "update_particles" and "1. `update_particles`" in memory.text
+    assert answer["rows"][0]["function"] == "update_particles"
+    reason = answer["rows"][0]["reason"].removeprefix("update_particles: ")
+    assert f"1. `update_particles`: {reason}" in memory.text and "estimated stall cycles" in reason
     advice = ask(world, "profile_recommendations", {"target": "icelake-server"})
     answer = api(api_for, world, after.code, "recommendations", target="icelake-server")
     assert without(advice.data, "profile") == answer
