@@ -21,6 +21,7 @@ from tenants.services.billing import current_draft
 from tenants.services.customers import customer_usage
 from tenants.services.files import folder_key, storage_of
 from tenants.services.usage_summary import month_summary
+from tenants.storage.base import StorageError
 
 MONTH = {
     "type": ["string", "null"],
@@ -162,7 +163,10 @@ def search_files(ctx: ToolContext, query: str, prefix: str = ""):
         start = folder_key(prefix)
     except Exception as error:  # noqa: BLE001 - the key checks raise Django or DRF validation errors
         raise ToolError(f"prefix: {' '.join(getattr(error, 'messages', [str(error)]))}") from error
-    found, complete = _walk(storage_of(ctx.tenant), start, query.lower())
+    try:
+        found, complete = _walk(storage_of(ctx.tenant), start, query.lower())
+    except StorageError as error:
+        raise ToolError(f"The bucket could not be read just now ({error}); try again shortly.") from error
     files = [
         {"key": info.key, "size": info.size, "modified": info.modified.isoformat()}
         for info in found[:MAX_ITEMS]

@@ -10,6 +10,7 @@ from analysis.models import Profile
 from analysis.tables import NotReady, parsed
 from analysis.views.profiles import MEMORY_LABELS
 from chat.tools.base import ToolContext, ToolError, ToolResult, link, tool
+from tenants.storage.base import StorageError
 
 PROFILE = {
     "type": "string",
@@ -40,6 +41,8 @@ def tables_of(profile: Profile):
         return parsed(profile)
     except NotReady as error:
         raise ToolError(str(error)) from error
+    except StorageError as error:
+        raise ToolError(f"The profile's tables could not be read just now ({error}).") from error
 
 
 def profile_link(profile: Profile) -> tuple[str, str]:

@@ -144,3 +144,19 @@ def test_a_big_answer_is_cut_to_the_byte_bound_and_says_so(world, api_for, demo)
     assert size_of(answer) > MAX_RESULT_BYTES >= size_of(result.data)
     assert result.truncated and 0 < len(result.data["rows"]) < len(answer["rows"])
     assert result.data["rows"] == answer["rows"][: len(result.data["rows"])]
+
+
+def test_a_profile_still_waiting_to_be_parsed_is_a_tool_error(world, demo):
+    from analysis.services import profiles as profile_services
+
+    with tenant_context(world.tenant), (DEMO / "before.callgrind").open("rb") as data:
+        waiting = profile_services.create_profile(
+            name="Not parsed yet",
+            filename="callgrind.out.waiting",
+            data=data,
+            size=(DEMO / "before.callgrind").stat().st_size,
+            actor=world.alice,
+        )
+    with pytest.raises(ToolError, match=f"The profile {waiting.code} is waiting to be parsed"):
+        ask(world, "profile_memory", {"profile": waiting.code})
+    assert ask(world, "profile_memory", {"limit": 1}).data["profile"] == demo["after"].code  # ready only
