@@ -168,3 +168,28 @@ def load_cost_rows(jobs_json: str, rates_csv: str, *, shift_days: int = 0) -> No
         for r in read_rates_csv(rates_csv.splitlines())
     )
     rebuild_rollups()
+
+
+def parse_demo_profiles(name_prefix: str, *, actor) -> dict:
+    """The demo's before and after runs (callgrind joined with objdump), uploaded and parsed in the
+    current schema in that order ("after" is the latest): {"before": Profile, "after": Profile}."""
+    from pathlib import Path
+
+    from analysis.models import Profile
+    from analysis.services import profiles as profile_services
+
+    demo = Path(__file__).resolve().parents[1] / "analysis" / "demo_profiles"
+    made = {}
+    for run in ("before", "after"):
+        with (demo / f"{run}.callgrind").open("rb") as data, (demo / f"{run}.objdump").open("rb") as dis:
+            profile = profile_services.create_profile(
+                name=f"{name_prefix} {run}",
+                filename=f"callgrind.out.{run}",
+                data=data,
+                size=(demo / f"{run}.callgrind").stat().st_size,
+                actor=actor,
+                disassembly=("app.objdump", dis, (demo / f"{run}.objdump").stat().st_size),
+            )
+        profile_services.parse_profile(profile.code, profile.attempt)
+        made[run] = Profile.objects.get(pk=profile.pk)
+    return made

@@ -186,25 +186,29 @@ class BudgetView(APIView):
         serializer = AsOfSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         today = serializer.as_of()
-        burn = cost_analytics.budget_burn(today)
         if fmt:
-            return _file(burn, fmt, "Budgets", f"budgets-{today}")
-        teams = [
-            {
-                "team_name": row.team_name,
-                "budget_usd": cost_exports.cents(row.budget_usd),
-                "spent": cents(row.spent),
-                "remaining": cost_exports.cents(row.remaining),
-                "share_used": None if pd.isna(row.share_used) else round(float(row.share_used), 4),
-                "daily_mean": cents(row.daily_mean),
-                "days_left": int(row.days_left),
-                "projected": cents(row.projected),
-                "status": row.status,
-            }
-            for row in burn.itertuples()
-        ]
-        data = {"month": f"{today:%Y-%m}", "today": today, "currency": "USD", "teams": teams}
+            return _file(cost_analytics.budget_burn(today), fmt, "Budgets", f"budgets-{today}")
+        data = budget_answer(today)
         return Response(BudgetAnswerSerializer(data).data)
+
+
+def budget_answer(today) -> dict:
+    """Budget burn as the API, the chat and the pages show it: money in cents, shares to 4 places."""
+    teams = [
+        {
+            "team_name": row.team_name,
+            "budget_usd": cost_exports.cents(row.budget_usd),
+            "spent": cents(row.spent),
+            "remaining": cost_exports.cents(row.remaining),
+            "share_used": None if pd.isna(row.share_used) else round(float(row.share_used), 4),
+            "daily_mean": cents(row.daily_mean),
+            "days_left": int(row.days_left),
+            "projected": cents(row.projected),
+            "status": row.status,
+        }
+        for row in cost_analytics.budget_burn(today).itertuples()
+    ]
+    return {"month": f"{today:%Y-%m}", "today": today, "currency": "USD", "teams": teams}
 
 
 class ForecastView(APIView):

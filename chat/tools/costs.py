@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pandas as pd
 
-from analysis import cost_analytics, cost_exports
+from analysis import cost_analytics
 from analysis.api.cost_serializers import GROUP_KEYS, GroupedQuerySerializer
-from analysis.api.costs import forecast_answer
+from analysis.api.costs import budget_answer, forecast_answer
 from analysis.costs import rollups
 from analysis.costs.export import cents
 from chat.tools.base import MAX_ITEMS, ToolContext, ToolError, ToolResult, link, tool
@@ -118,22 +118,9 @@ def cost_by(ctx: ToolContext, group_by=("team",), start=None, end=None, provider
     {},
 )
 def budget_burn(ctx: ToolContext):
-    burn = cost_analytics.budget_burn(ctx.today)
-    teams = [
-        {
-            "team_name": row.team_name,
-            "budget_usd": cost_exports.cents(row.budget_usd),
-            "spent": cents(row.spent),
-            "remaining": cost_exports.cents(row.remaining),
-            "share_used": None if pd.isna(row.share_used) else round(float(row.share_used), 4),
-            "daily_mean": cents(row.daily_mean),
-            "days_left": int(row.days_left),
-            "projected": cents(row.projected),
-            "status": row.status,
-        }
-        for row in burn.itertuples()
-    ]
-    data = {"month": f"{ctx.today:%Y-%m}", "today": f"{ctx.today}", "currency": "USD", "teams": teams}
+    answer = budget_answer(ctx.today)
+    teams = answer["teams"]
+    data = {**answer, "today": f"{ctx.today}"}
     lines = [
         f"Budgets of {ctx.today:%B %Y} up to {ctx.today} (projection estimated at the last 7 days' pace):"
     ]

@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 from analysis import insights
 from analysis.models import Profile
 from analysis.tables import parsed
+from tests.builders import parse_demo_profiles
 
 pytestmark = pytest.mark.django_db
 
@@ -37,20 +38,8 @@ def demo(django_db_blocker, world):
     """The demo's before and after runs (callgrind joined with objdump), parsed once for the module."""
     from analysis.services import profiles as profile_services
 
-    made = {}
     with django_db_blocker.unblock(), tenant_context(world.tenant):
-        for run in ("before", "after"):
-            with (DEMO / f"{run}.callgrind").open("rb") as data, (DEMO / f"{run}.objdump").open("rb") as dis:
-                profile = profile_services.create_profile(
-                    name=f"Pages demo {run}",
-                    filename=f"callgrind.out.{run}",
-                    data=data,
-                    size=(DEMO / f"{run}.callgrind").stat().st_size,
-                    actor=world.alice,
-                    disassembly=("app.objdump", dis, (DEMO / f"{run}.objdump").stat().st_size),
-                )
-            profile_services.parse_profile(profile.code, profile.attempt)
-            made[run] = Profile.objects.get(pk=profile.pk)
+        made = parse_demo_profiles("Pages demo", actor=world.alice)
     yield made
     with django_db_blocker.unblock(), tenant_context(world.tenant):
         for profile in made.values():

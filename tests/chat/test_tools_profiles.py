@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from django_tenants.utils import tenant_context
 
-from analysis.models import Profile
 from chat.tools import MAX_RESULT_BYTES, ToolContext, ToolError, call_tool
 from chat.tools.base import size_of
 from tenants.models import Membership
+from tests.builders import parse_demo_profiles
 
 pytestmark = pytest.mark.django_db
 
@@ -21,20 +21,8 @@ def demo(django_db_blocker, world):
     """The demo's before and after runs; "after" is made last, so it is the tenant's latest."""
     from analysis.services import profiles as profile_services
 
-    made = {}
     with django_db_blocker.unblock(), tenant_context(world.tenant):
-        for run in ("before", "after"):
-            with (DEMO / f"{run}.callgrind").open("rb") as data, (DEMO / f"{run}.objdump").open("rb") as dis:
-                profile = profile_services.create_profile(
-                    name=f"Chat tools {run}",
-                    filename=f"callgrind.out.{run}",
-                    data=data,
-                    size=(DEMO / f"{run}.callgrind").stat().st_size,
-                    actor=world.alice,
-                    disassembly=("app.objdump", dis, (DEMO / f"{run}.objdump").stat().st_size),
-                )
-            profile_services.parse_profile(profile.code, profile.attempt)
-            made[run] = Profile.objects.get(pk=profile.pk)
+        made = parse_demo_profiles("Chat tools", actor=world.alice)
     yield made
     with django_db_blocker.unblock(), tenant_context(world.tenant):
         for profile in made.values():
