@@ -229,13 +229,14 @@ def group_by(text: str) -> list[str]:
 
 
 def target(text: str) -> str | None:
-    """The instruction set the user says the machine has: a named -march target, or avx512/avx2."""
+    """The instruction set the user says the machine has: a named -march target, or AVX-512/AVX2 as the
+    x86-64-v4/v3 baselines."""
     named = re.search(rf"\b(?:{NAMED_TARGETS})\b", text)
     if named:
         return named[0]
     if has(text, r"avx[\s-]?512\w*|zmm"):
-        return "avx512"
-    return "avx2" if has(text, r"avx[\s-]?2|ymm") else None
+        return "x86-64-v4"  # the AVX-512 baseline; the tools know -march targets, not ISA names
+    return "x86-64-v3" if has(text, r"avx[\s-]?2|ymm") else None
 
 
 def notes(text: str) -> tuple[str, ...]:

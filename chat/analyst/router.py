@@ -56,8 +56,9 @@ def route(question: str, *, today: date, context: Mapping | None = None) -> Plan
     bad = impossible_dates(asked.question.text)
     if bad:
         return Plan(unanswered=f"{', '.join(bad)} is not a date; please check it and ask again.")
+    words = _without_names(asked.question)
     for pattern, build in RULES:
-        if has(asked.question.text, pattern):
+        if has(words, pattern):
             plan = build(asked)
             if plan is not None:
                 return plan
@@ -72,6 +73,13 @@ def _read(question: str, today: date, context: Mapping) -> Asked:
         text = text[: period.span[0]] + " " * (period.span[1] - period.span[0]) + text[period.span[1] :]
     text = re.sub(rf"{CODE}|{find.ADDRESS}", " ", text)
     return Asked(q, text, today, context, period)
+
+
+def _without_names(question: find.Question) -> str:
+    """The text the rules read: a code or quoted name ("broken-run-1a2b3c4d") must not pick the intent."""
+    named = find.quoted(question)
+    text = question.text.replace(named.lower(), " ") if named else question.text
+    return re.sub(CODE, " ", text)
 
 
 def _pointed_workset(asked: Asked) -> str | None:

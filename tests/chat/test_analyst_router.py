@@ -39,7 +39,7 @@ ISSUE_EXAMPLES = [
         "Recommend compiler flags for this workload, which is memory-bandwidth bound and can use AVX-512, "
         "and justify them from the profile.",
         (
-            Call("profile_recommendations", {"profile": "latest", "target": "avx512"}),
+            Call("profile_recommendations", {"profile": "latest", "target": "x86-64-v4"}),
             Call("profile_memory", {"profile": "latest"}),
         ),
     ),
@@ -182,6 +182,15 @@ def test_a_question_about_worksets_in_general_is_a_list_even_mid_conversation():
 def test_what_should_i_do_asks_for_a_diagnosis():
     assert calls("What should I do about workset rnaseq-q3?") == (
         Call("workset_diagnosis", {"workset": "rnaseq-q3"}),
+    )
+
+
+def test_the_words_of_a_code_or_quoted_name_do_not_pick_the_intent():
+    assert calls("What's the status of workset broken-run-1a2b3c4d?") == (
+        Call("workset_status", {"workset": "broken-run-1a2b3c4d"}),
+    )
+    assert calls('What is the state of workset "Hot fix"?') == (
+        Call("workset_status", {"workset": "Hot fix"}),
     )
 
 
