@@ -1,8 +1,8 @@
 // Live ingest progress over /ws/costs/: the uploads list's rows and an ingest's page follow the state,
 // progress bar and rows read without a reload; an ingest page that was waiting reloads once the ingest is
 // done or failed, to show its counts and refused rows. No inline script, no library. On every
-// (re)connection the page asks the API for the ingest it shows, so one that finished before the socket
-// opened is caught.
+// (re)connection the page asks the API for the ingest it shows and for the list's unfinished rows, so one
+// that finished while the socket was away is caught.
 (function () {
   "use strict";
 
@@ -34,13 +34,22 @@
     });
   }
 
+  function refresh(code) {
+    fetch("/api/v1/analytics/ingests/" + encodeURIComponent(code), { credentials: "same-origin" })
+      .then(function (answer) { return answer.ok ? answer.json() : null; })
+      .then(function (ingest) { if (ingest) update(ingest); })
+      .catch(function () { /* the socket will tell */ });
+  }
+
+  function unfinished(row) {
+    var state = row.querySelector("[data-ingest-state]");
+    return !state || !DONE.some(function (done) { return state.classList.contains("state-" + done); });
+  }
+
+  // What happened while the socket was away: the ingest a page shows, and the list's unfinished rows.
   function catchUp() {
-    each(document, "[data-ingest-live]", function (head) {
-      fetch("/api/v1/analytics/ingests/" + encodeURIComponent(head.dataset.ingestLive), { credentials: "same-origin" })
-        .then(function (answer) { return answer.ok ? answer.json() : null; })
-        .then(function (ingest) { if (ingest) update(ingest); })
-        .catch(function () { /* the socket will tell */ });
-    });
+    each(document, "[data-ingest-live]", function (head) { refresh(head.dataset.ingestLive); });
+    each(document, "[data-ingest-row]", function (row) { if (unfinished(row)) refresh(row.dataset.ingestRow); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
