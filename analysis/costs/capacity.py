@@ -52,7 +52,8 @@ def daily_capacity(jobs: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
 
 def run_ends(jobs: pd.DataFrame, now: datetime) -> pd.Series:
     """When each job stopped running by ``now``, as in ``proration.run_interval`` (pending: its start)."""
-    now_ts = pd.Timestamp(now).tz_convert("UTC")
-    end = jobs["end_time"].fillna(now_ts)
+    end = pd.to_datetime(jobs["end_time"], utc=True)
+    now_ts = pd.Timestamp(now).tz_convert("UTC").as_unit(end.dt.unit)  # the column's unit: no cast warning
+    end = end.fillna(now_ts)
     end = end.where(jobs["status"] != "running", end.clip(upper=now_ts))
     return end.where(jobs["status"] != "pending", jobs["start_time"])
