@@ -69,6 +69,29 @@ def _period(query) -> dict:
     return {"start": query.start, "end": query.end}
 
 
+def cost_answer(query, group_by: list[str], answer: pd.DataFrame | None = None) -> dict:
+    """Cost per group as the API and the chat show it: each group's keys and figures, most expensive
+    first, and their total (``answer``: ``cost_analytics.cost_by`` already read, if the caller has it)."""
+    answer = cost_analytics.cost_by(query, group_by) if answer is None else answer
+    columns = rollups.group_columns(group_by)
+    groups = [
+        {
+            "group": {key: _label(row[col]) for key, col in zip(group_by, columns, strict=True)},
+            **_figures(row),
+        }
+        for _, row in answer.iterrows()
+    ]
+    total = rollups.cost_by(answer.rename(columns={"job_count": "jobs_started"}), [])
+    return {
+        "period": _period(query),
+        "currency": "USD",
+        "group_by": group_by,
+        "source": "jobs" if query.needs_raw else "rollups",
+        "total": _figures(total.iloc[0]),
+        "groups": groups,
+    }
+
+
 class CostView(APIView):
     @extend_schema(
         parameters=[GroupedQuerySerializer, ExportSerializer],
@@ -83,23 +106,7 @@ class CostView(APIView):
         if fmt:
             by = "-".join(group_by) or "total"
             return _file(answer, fmt, f"Cost by {by}", f"cost-by-{by}-{query.start}-{query.end}")
-        columns = rollups.group_columns(group_by)
-        groups = [
-            {
-                "group": {key: _label(row[col]) for key, col in zip(group_by, columns, strict=True)},
-                **_figures(row),
-            }
-            for _, row in answer.iterrows()
-        ]
-        total = rollups.cost_by(answer.rename(columns={"job_count": "jobs_started"}), [])
-        data = {
-            "period": _period(query),
-            "currency": "USD",
-            "group_by": group_by,
-            "source": "jobs" if query.needs_raw else "rollups",
-            "total": _figures(total.iloc[0]),
-            "groups": groups,
-        }
+        data = cost_answer(query, group_by, answer)
         return Response(CostAnswerSerializer(data).data)
 
 

@@ -8,11 +8,8 @@ from datetime import timedelta
 
 import pandas as pd
 
-from analysis import cost_analytics
 from analysis.api.cost_serializers import GROUP_KEYS, GroupedQuerySerializer
-from analysis.api.costs import budget_answer, forecast_answer
-from analysis.costs import rollups
-from analysis.costs.export import cents
+from analysis.api.costs import budget_answer, cost_answer, forecast_answer
 from chat.tools.base import MAX_ITEMS, ToolContext, ToolError, ToolResult, link, tool
 
 DATE = {"type": ["string", "null"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
@@ -21,20 +18,6 @@ DEFAULT_DAYS = 7
 
 def money(value) -> str:
     return "—" if value is None else f"${value:,.2f}"
-
-
-def figures(row) -> dict:
-    return {
-        "cost": cents(row["cost"]),
-        "gpu_hours": round(float(row["gpu_hours"]), 4),
-        "job_count": int(row["job_count"]),
-        "unpriced_gpu_hours": round(float(row["unpriced_gpu_hours"]), 4),
-        "provisional_cost": cents(row["provisional_cost"]),
-    }
-
-
-def _label(value) -> str:
-    return value.date().isoformat() if isinstance(value, pd.Timestamp) else str(value)
 
 
 @tool(
@@ -72,18 +55,11 @@ def cost_by(ctx: ToolContext, group_by=("team",), start=None, end=None, provider
     if not serializer.is_valid():
         raise ToolError(_problems(serializer.errors))
     query = serializer.query()
-    answer = cost_analytics.cost_by(query, group_by)
-    columns = rollups.group_columns(group_by)
-    groups = [
-        {"group": {key: _label(row[col]) for key, col in zip(group_by, columns, strict=True)}, **figures(row)}
-        for _, row in answer.iterrows()
-    ]
-    total = figures(rollups.cost_by(answer.rename(columns={"job_count": "jobs_started"}), []).iloc[0])
+    answer = cost_answer(query, group_by)
+    groups, total = answer["groups"], answer["total"]
     data = {
+        **answer,
         "period": {"start": f"{query.start}", "end": f"{query.end}"},
-        "currency": "USD",
-        "group_by": group_by,
-        "total": total,
         "groups": groups[:MAX_ITEMS],
     }
     lines = [
