@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analysis import cost_analytics, cost_exports
+from analysis import cost_analytics, cost_answers, cost_exports
 from analysis.api.cost_serializers import (
     AsOfSerializer,
     BudgetAnswerSerializer,
@@ -28,7 +28,7 @@ from analysis.api.cost_serializers import (
     TrendAnswerSerializer,
     TrendQuerySerializer,
 )
-from analysis.costs import forecast, rollups
+from analysis.costs import rollups
 from analysis.costs.export import cents
 
 
@@ -51,47 +51,6 @@ def _query(serializer_class, request):
     return serializer, serializer.query()
 
 
-def _figures(row) -> dict:
-    return {
-        "cost": cents(row["cost"]),
-        "gpu_hours": round(float(row["gpu_hours"]), 4),
-        "job_count": int(row["job_count"]),
-        "unpriced_gpu_hours": round(float(row["unpriced_gpu_hours"]), 4),
-        "provisional_cost": cents(row["provisional_cost"]),
-    }
-
-
-def _label(value) -> str:
-    return value.date().isoformat() if isinstance(value, pd.Timestamp) else str(value)
-
-
-def _period(query) -> dict:
-    return {"start": query.start, "end": query.end}
-
-
-def cost_answer(query, group_by: list[str], answer: pd.DataFrame | None = None) -> dict:
-    """Cost per group as the API and the chat show it: each group's keys and figures, most expensive
-    first, and their total (``answer``: ``cost_analytics.cost_by`` already read, if the caller has it)."""
-    answer = cost_analytics.cost_by(query, group_by) if answer is None else answer
-    columns = rollups.group_columns(group_by)
-    groups = [
-        {
-            "group": {key: _label(row[col]) for key, col in zip(group_by, columns, strict=True)},
-            **_figures(row),
-        }
-        for _, row in answer.iterrows()
-    ]
-    total = rollups.cost_by(answer.rename(columns={"job_count": "jobs_started"}), [])
-    return {
-        "period": _period(query),
-        "currency": "USD",
-        "group_by": group_by,
-        "source": "jobs" if query.needs_raw else "rollups",
-        "total": _figures(total.iloc[0]),
-        "groups": groups,
-    }
-
-
 class CostView(APIView):
     @extend_schema(
         parameters=[GroupedQuerySerializer, ExportSerializer],
@@ -106,7 +65,7 @@ class CostView(APIView):
         if fmt:
             by = "-".join(group_by) or "total"
             return _file(answer, fmt, f"Cost by {by}", f"cost-by-{by}-{query.start}-{query.end}")
-        data = cost_answer(query, group_by, answer)
+        data = cost_answers.cost_answer(query, group_by, answer)
         return Response(CostAnswerSerializer(data).data)
 
 
@@ -174,11 +133,11 @@ class TrendView(APIView):
             {
                 "period_start": row[every].date(),
                 "group": row[group_column] if group_column else None,
-                **_figures(row),
+                **cost_answers.figures(row),
             }
             for _, row in answer.iterrows()
         ]
-        data = {"period": _period(query), "every": every, "group_by": group, "points": points}
+        data = {"period": cost_answers.period(query), "every": every, "group_by": group, "points": points}
         return Response(TrendAnswerSerializer(data).data)
 
 
@@ -195,27 +154,8 @@ class BudgetView(APIView):
         today = serializer.as_of()
         if fmt:
             return _file(cost_analytics.budget_burn(today), fmt, "Budgets", f"budgets-{today}")
-        data = budget_answer(today)
+        data = cost_answers.budget_answer(today)
         return Response(BudgetAnswerSerializer(data).data)
-
-
-def budget_answer(today) -> dict:
-    """Budget burn as the API, the chat and the pages show it: money in cents, shares to 4 places."""
-    teams = [
-        {
-            "team_name": row.team_name,
-            "budget_usd": cost_exports.cents(row.budget_usd),
-            "spent": cents(row.spent),
-            "remaining": cost_exports.cents(row.remaining),
-            "share_used": None if pd.isna(row.share_used) else round(float(row.share_used), 4),
-            "daily_mean": cents(row.daily_mean),
-            "days_left": int(row.days_left),
-            "projected": cents(row.projected),
-            "status": row.status,
-        }
-        for row in cost_analytics.budget_burn(today).itertuples()
-    ]
-    return {"month": f"{today:%Y-%m}", "today": today, "currency": "USD", "teams": teams}
 
 
 class ForecastView(APIView):
@@ -228,43 +168,10 @@ class ForecastView(APIView):
         fmt = _export_format(request)
         serializer = AsOfSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
-        data = forecast_answer(serializer.as_of())
+        data = cost_answers.forecast_answer(serializer.as_of())
         if fmt:
             return _file(cost_exports.forecast_frame(data), fmt, "Forecast", f"forecast-{serializer.as_of()}")
         return Response(ForecastAnswerSerializer(data).data)
-
-
-def forecast_answer(today) -> dict:
-    """The forecast as the API, the page and exports show it (``available`` False with the reason)."""
-    answer = {"label": "forecast", "method": forecast.METHOD, "history_days": 0, "total": None, "days": []}
-    try:
-        days, total, history = cost_analytics.cost_forecast(today)
-    except forecast.NotEnoughHistory as exc:
-        return {**answer, "available": False, "reason": str(exc)}
-    points = [
-        {
-            "day": row.day.date(),
-            "forecast": cents(row.forecast),
-            "lower": cents(row.lower),
-            "upper": cents(row.upper),
-        }
-        for row in days.itertuples()
-    ]
-    summary = {
-        "start": total.start,
-        "end": total.end,
-        "total": cents(total.total),
-        "lower": cents(total.lower),
-        "upper": cents(total.upper),
-    }
-    return {
-        **answer,
-        "available": True,
-        "reason": "",
-        "history_days": history,
-        "total": summary,
-        "days": points,
-    }
 
 
 class RecommendationView(APIView):
@@ -281,7 +188,7 @@ class RecommendationView(APIView):
             frame = cost_exports.recommendations_frame(advice)
             return _file(frame, fmt, "Recommendations", f"recommendations-{query.start}-{query.end}")
         data = {
-            "period": _period(query),
+            "period": cost_answers.period(query),
             "label": "estimated",
             "jobs_cut": cut,
             "recommendations": [

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from analysis import cost_analytics, cost_exports
 from analysis.api.cost_serializers import CostQuerySerializer
-from analysis.api.costs import forecast_answer
 from analysis.cost_analytics import CostQuery
+from analysis.cost_answers import forecast_answer
 from analysis.costs import records
 from analysis.costs.records import OPEN_STATUSES
 from analysis.models import GpuJob, Team

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pandas as pd
 
 from analysis.api.cost_serializers import GROUP_KEYS, GroupedQuerySerializer
-from analysis.api.costs import budget_answer, cost_answer, forecast_answer
+from analysis.cost_answers import budget_answer, cost_answer, forecast_answer
 from chat.tools.base import MAX_ITEMS, ToolContext, ToolError, ToolResult, link, tool
 
 DATE = {"type": ["string", "null"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
