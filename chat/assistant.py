@@ -15,13 +15,15 @@ from typing import Any
 
 from chat.analyst.compose import compose, title
 from chat.analyst.plan import Answer, Call, Plan
-from chat.analyst.router import route
+from chat.analyst.router import CANNOT, knowledge_topic, route
 from chat.tools import REGISTRY, ToolContext, ToolError, ToolResult, call_tool
 
 log = logging.getLogger(__name__)
 
 BROKEN = "something went wrong on our side (it has been logged)"
-WORKSET_TOOLS = frozenset({"workset_status", "workset_diagnosis", "estimate_workset", "cancel_workset"})
+WORKSET_TOOLS = frozenset(
+    {"workset_status", "workset_diagnosis", "estimate_workset", "cancel_workset", "retry_workset"}
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ def ask(question: str, ctx: ToolContext, *, context: Mapping | None = None) -> R
     """Answer ``question`` for ``ctx``; ``context`` is the previous reply's, so "it" means what it meant."""
     context = dict(context or {})
     plan = route(question, today=ctx.today, context=context)
+    found = _from_knowledge(question, plan, ctx)
+    if found is not None:
+        return _reply(question, *found, context, ())
     held = tuple(
         Pending(call, f"{title(call)}? This changes something, so confirm to go ahead.")
         for call in plan.calls
@@ -73,6 +78,18 @@ def confirm(pending: Pending | Call, ctx: ToolContext, *, context: Mapping | Non
     call = pending.call if isinstance(pending, Pending) else pending
     plan = Plan((call,))
     return _reply(title(call), plan, (_run(call, ctx),), dict(context or {}), ())
+
+
+def _from_knowledge(question: str, plan: Plan, ctx: ToolContext) -> tuple[Plan, tuple[Lookup]] | None:
+    """A question no rule answers is tried against the knowledge base before giving up; None if it has
+    nothing (the reply then stays "I can't answer that…", with no lookup)."""
+    if plan.calls or plan.unanswered != CANNOT or not question.strip():
+        return None
+    call = Call("search_knowledge", {"query": knowledge_topic(question)[:500]})
+    lookup = _run(call, ctx)
+    if lookup.result is None or not lookup.result.data:
+        return None
+    return Plan((call,)), (lookup,)
 
 
 def _changes(call: Call) -> bool:

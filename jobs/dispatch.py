@@ -14,6 +14,7 @@ sent after commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +23,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from jobs import placement, queue
 from jobs.catalog.models import Cluster, QueueEntry, SlotCounter
+from portal.metrics import observe_dispatch
 from tenants.models import Bucket, Quota, Tenant
 from tenants.services.quotas import quota_of
 
@@ -228,7 +230,9 @@ def _announce(entry: QueueEntry, cluster: Cluster, report: Report) -> None:
     from jobs.tasks import send_in_schema, start_workset_task
 
     schema, code = entry.tenant.schema_name, entry.workset_code
+    waited = (entry.placed_at - entry.queued_at).total_seconds()
     transaction.on_commit(lambda: send_in_schema(schema, start_workset_task, code))
+    transaction.on_commit(partial(observe_dispatch, entry.tenant, cluster.name, waited))
     report.placed.append((schema, code, cluster.name))
 
 

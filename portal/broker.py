@@ -4,6 +4,10 @@ kombu writes a message file in place while holding an advisory lock, but its rea
 with ``rename``, which ignores such locks: a worker polling at the wrong moment takes an empty
 file and dies on ``JSONDecodeError``. Here a message is written under a name the reader skips and
 renamed into the queue folder only when complete (``os.replace`` is atomic on one filesystem).
+
+Binding a queue has the same flaw: kombu creates an exchange's table file empty and only then locks it, so
+a second process binding at that moment (four ``runyard dispatch`` starting at once) reads "" and dies on
+``JSONDecodeError``. Here the empty table is put in place whole first.
 """
 
 import os
@@ -28,6 +32,20 @@ class Channel(filesystem.Channel):
             os.replace(partial, final)
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        table = self._exchange_file(exchange)
+        if not table.exists():
+            self.control_folder.mkdir(exist_ok=True)
+            partial = table.with_name(f"{PARTIAL_PREFIX}{uuid.uuid4()}-{table.name}")
+            partial.write_text("[]")
+            try:
+                os.link(partial, table)  # atomic; fails if another process put its table first, which stays
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
+        super()._queue_bind(exchange, routing_key, pattern, queue)  # reads, locks and extends the table
 
 
 class Transport(filesystem.Transport):

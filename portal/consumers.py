@@ -1,13 +1,17 @@
 """Base consumer for tenant websockets, and ``/ws/ping/`` which proves tenant and session resolution."""
 
+import structlog
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
+from structlog.contextvars import bind_contextvars
 
 from portal.lib.live import group_name
+from portal.logs import accepted_request_id
 from tenants.access import is_public
 from tenants.models import Membership
 
+log = structlog.get_logger(__name__)
 CLOSE_NOT_FOUND = 4404  # the websocket twin of HTTP 404: no such tenant, or not a member
 
 
@@ -19,6 +23,10 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
     """
 
     async def connect(self):
+        # this consumer's task handles every message of the connection: its log lines carry one id
+        headers = dict(self.scope.get("headers") or ())
+        self.request_id = accepted_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
+        bind_contextvars(request_id=self.request_id, websocket=self.scope.get("path", ""))
         self.tenant = self.scope.get("tenant")
         user = self.scope.get("user")
         if is_public(self.tenant) or user is None or not user.is_authenticated:
@@ -29,10 +37,15 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.accept()
+        log.info("websocket accepted", tenant=self.tenant.schema_name, role=self.membership.role)
         await self.on_accepted()
 
     async def on_accepted(self):
         """Hook for subclasses: join groups, send the initial state."""
+
+    async def websocket_disconnect(self, message):
+        log.info("websocket closed", code=message.get("code"))
+        await super().websocket_disconnect(message)
 
     @database_sync_to_async
     def _membership(self, user):

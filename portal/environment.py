@@ -5,6 +5,7 @@ in a deployment stops the process at start instead of surfacing as odd behaviour
 """
 
 import os
+import re
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -72,3 +73,16 @@ def env_list(name: str, default: tuple[str, ...] = ()) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit such as ``20/5m`` (20 per 5 minutes; units s, m, h, d), the form allauth and
+    django-ratelimit both read."""
+    value = env_str(name, default).replace(" ", "")
+    match = _RATE.match(value)
+    if not match or int(match[1]) < 1 or match[2] == "0":
+        raise ImproperlyConfigured(f"{name} must be a rate such as 20/5m (count/[n]s|m|h|d), got {value!r}")
+    return value

@@ -1,5 +1,6 @@
 """Liveness and readiness: ``/healthz`` says the process answers, ``/readyz`` checks each dependency."""
 
+import os
 import time
 import uuid
 
@@ -36,12 +37,92 @@ def check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
 
 
-CHECKS = {"database": check_database, "channel_layer": check_channel_layer, "broker": check_broker}
+def check_storage() -> None:
+    """S3: one cheap signed call against the endpoint, no retries (a tenant's bucket when there is one,
+    else the bucket listing). Local storage: the directory is there and writable."""
+    from django.conf import settings
+
+    if settings.STORAGE_BACKEND != "s3":
+        root = settings.STORAGE_LOCAL_ROOT
+        if not (root.is_dir() and os.access(root, os.W_OK)):
+            raise RuntimeError(f"the storage directory {root} is missing or not writable")
+        return
+    client = _s3_client()
+    bucket = _known_bucket()
+    if bucket:
+        client.head_bucket(Bucket=bucket)
+    else:
+        client.list_buckets()
+
+
+def _s3_client():
+    """Like the storage's client, but one attempt with short timeouts: a probe must not hang."""
+    import boto3
+    from botocore.config import Config
+
+    from tenants.storage import s3_config
+
+    config = s3_config()
+    return boto3.client(
+        "s3",
+        endpoint_url=config.endpoint_url,
+        region_name=config.region,
+        aws_access_key_id=config.access_key_id,
+        aws_secret_access_key=config.secret_access_key,
+        config=Config(
+            connect_timeout=CHECK_TIMEOUT_SECONDS,
+            read_timeout=CHECK_TIMEOUT_SECONDS,
+            retries={"total_max_attempts": 1},
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if config.endpoint_url else "auto"},
+        ),
+    )
+
+
+def _known_bucket() -> str | None:
+    from tenants.models import Bucket
+
+    return Bucket.objects.filter(backend="s3").order_by("pk").values_list("name", flat=True).first()
+
+
+def check_slurm() -> None:
+    """The Slurm controller answers ``scontrol ping`` (only asked when an enabled Slurm cluster exists)."""
+    from jobs.backends.slurm import SlurmBackend
+
+    ping = SlurmBackend().command("scontrol", "ping", timeout=CHECK_TIMEOUT_SECONDS)
+    if ping.returncode != 0 or " is UP" not in ping.stdout:
+        answer = (ping.stdout + ping.stderr).strip().splitlines()
+        raise RuntimeError(
+            f"the Slurm controller does not answer: {answer[0] if answer else ping.returncode}"
+        )
+
+
+def slurm_configured() -> bool:
+    from jobs.catalog.models import Cluster
+
+    return Cluster.objects.enabled().filter(backend=Cluster.Backend.SLURM).exists()
+
+
+CHECKS = {
+    "database": check_database,
+    "channel_layer": check_channel_layer,
+    "broker": check_broker,
+    "storage": check_storage,
+}
+
+
+def active_checks() -> dict:
+    """Every check, plus Slurm when a Slurm cluster is enabled (a failing database fails its own check)."""
+    try:
+        with_slurm = slurm_configured()
+    except Exception:  # noqa: BLE001 - the database check reports the cause
+        with_slurm = False
+    return {**CHECKS, "slurm": check_slurm} if with_slurm else CHECKS
 
 
 def run_checks() -> dict[str, dict]:
     results = {}
-    for name, check in CHECKS.items():
+    for name, check in active_checks().items():
         started = time.perf_counter()
         try:
             check()

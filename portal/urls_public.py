@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import path
 
 from portal import api, views
+from tenants.admin_overview import overview_view
 from tenants.views import signup
 
 handler404 = "portal.rest.json_404"
@@ -11,6 +12,7 @@ handler500 = "portal.rest.json_500"
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("admin/overview/", admin.site.admin_view(overview_view), name="admin_overview"),
     path("admin/", admin.site.urls),
     path("signup/", signup.signup, name="signup"),
     path("signup/verify/<str:token>/", signup.signup_verify, name="signup_verify"),

@@ -2,6 +2,7 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 
+from portal.ratelimits import client_address
 from tenants.access import is_public
 from tenants.models import Membership
 
@@ -18,3 +19,7 @@ class TenantAccountAdapter(DefaultAccountAdapter):
             self.authentication_failed(request, **credentials)
             return None
         return user
+
+    def get_client_ip(self, request) -> str:
+        """Sign-in limits count per client, not per reverse proxy (``portal.ratelimits.client_address``)."""
+        return client_address(request)

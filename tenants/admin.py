@@ -8,11 +8,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tenants import admin_billing, admin_iss, services  # noqa: F401 (admin_billing, admin_iss register their admins)
+from tenants import admin_assistant, admin_audit, admin_billing, admin_iss, services  # noqa: F401 (admin_* register)
 from tenants.admin_costs import CostIngestAdmin
 from tenants.admin_storage import BucketInline
 from tenants.forms import add_validation_errors
-from tenants.models import ApiToken, AuditEvent, Domain, Membership, Tenant, User
+from tenants.models import ApiToken, Domain, Membership, Tenant, User
 
 
 class OnboardTenantForm(forms.Form):
@@ -150,17 +150,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             services.revoke_api_token(token, actor=request.user)
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created", "actor", "tenant", "action", "target"]
-    list_filter = ["action", "tenant"]
-    search_fields = ["action", "target", "actor__email"]
-    readonly_fields = ["created", "actor", "tenant", "action", "target", "data"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

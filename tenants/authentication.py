@@ -2,11 +2,13 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from portal.ratelimits import over_limit
 from tenants.models import TOKEN_PREFIX, ApiToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -29,6 +31,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Invalid token header: expected 'Bearer <token>'.")
         token = self._token_for(header[1], getattr(request._request, "tenant", None))
+        wait = over_limit(request._request, "api-token", token.key_id, settings.RUNYARD_RATE_API_TOKEN)
+        if wait:
+            raise exceptions.Throttled(
+                wait, detail=f"This token made too many requests (at most {settings.RUNYARD_RATE_API_TOKEN})."
+            )
         self._touch(token)
         return token.user, token
 

@@ -11,6 +11,7 @@ def tenant(request):
         "tenant": current,
         "membership": membership,
         "can_see_billing": bool(membership and membership.allows(Role.ADMIN)),
+        "can_see_activity": bool(membership and membership.allows(Role.ADMIN)),
         "budget_banner": _budget_banner(current) if membership else None,
     }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenants.views import access, billing, files
+from tenants.views import access, activity, billing, files
 
 urlpatterns = [
     path("", access.dashboard, name="dashboard"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("billing/", billing.invoices, name="invoices"),
     path("billing/<uuid:code>/", billing.invoice, name="invoice"),
     path("billing/<uuid:code>.csv", billing.invoice_csv, name="invoice_csv"),
+    path("activity/", activity.activity, name="activity"),
+    path("activity.csv", activity.activity_csv, name="activity_csv"),
     path("files/", files.browser, name="files"),
     path("files/link/<str:token>", files.signed_link, name="file_link"),
 ]

@@ -23,6 +23,27 @@ from tests.builders import PASSWORD, ensure_user, make_token
 
 pytest_plugins = ["tests.slurm_cluster"]
 PRIMARY, OTHER = "alpha", "beta"
+# This session's name on the shared Redis: its channel-layer prefix and the Celery queue of the servers it
+# starts (tests/run_settings.py). One per process, so each pytest-xdist worker has its own.
+RUN_ISOLATION = f"test-run-{uuid.uuid4().hex[:8]}"
+
+
+# Tests that start real processes (a demo, a Celery worker, Slurm, daphne and Chromium) take the longest.
+LONG_RUNNING = ("slow", "browser", "slurm")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """On a pytest-xdist worker, the modules with long-running tests come first, each kept in one piece.
+
+    ``--dist loadscope`` hands out whole modules in this order (``--no-loadscope-reorder``), so the longest
+    ones start early and the short ones fill the gaps at the end, instead of one worker finishing the demo
+    alone. Every worker sorts its identical collection the same way, as xdist requires. A serial run keeps
+    pytest's order."""
+    if not hasattr(config, "workerinput"):
+        return
+    long_running = {item.path for item in items if any(item.get_closest_marker(m) for m in LONG_RUNNING)}
+    items.sort(key=lambda item: item.path not in long_running)  # stable: the order within stays
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,19 @@ def _cache_of_this_run():
         for alias, config in settings.CACHES.items()
     }
     with override_settings(CACHES=caches):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_messages_of_this_run():
+    """Live messages on a channel-layer prefix of this session: another session's (the other xdist worker's,
+    another run's) never reach the sockets of the servers this one started, nor this one's theirs."""
+    layer = settings.CHANNEL_LAYERS["default"]
+    if "CONFIG" not in layer:  # the in-memory layer is private to this process already
+        yield
+        return
+    config = {**layer["CONFIG"], "prefix": f"{RUN_ISOLATION}:"}
+    with override_settings(CHANNEL_LAYERS={"default": {**layer, "CONFIG": config}}):
         yield
 
 

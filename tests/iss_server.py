@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import random
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_server import LocalServer
 
 CLIENT_ID = "runyard-test-client"
 CLIENT_SECRET = "s3cr3t-iss-client-secret-value"
@@ -50,7 +51,7 @@ def payload(size: int, seed: int = 7) -> bytes:
 
 
 @dataclass
-class IssServer:
+class IssServer(LocalServer):
     jobs: list[dict] = field(default_factory=sample_jobs)
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     expires_in: int | None = 3600
@@ -66,24 +67,9 @@ class IssServer:
     proxied_hosts: list[str] = field(default_factory=list)
 
     def __post_init__(self):
-        self._lock = threading.Lock()
+        super().__post_init__()
         self._valid_tokens: set[str] = set()
         self._failures: list[tuple[int, float | None]] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self) -> IssServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
     def fail(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
         with self._lock:

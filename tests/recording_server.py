@@ -5,9 +5,10 @@ answers are played in order and the last one repeats, e.g. ``[(500, "down"), (20
 """
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.local_server import LocalServer
 
 
 @dataclass
@@ -22,26 +23,13 @@ class Recorded:
 
 
 @dataclass
-class RecordingServer:
+class RecordingServer(LocalServer):
     answers: list[tuple[int, object]] = field(default_factory=lambda: [(200, "ok")])
     requests: list[Recorded] = field(default_factory=list)
 
-    def __post_init__(self):
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
-
-    def __enter__(self) -> "RecordingServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"{self.origin}/hook"
 
     def _answer(self, recorded: Recorded) -> tuple[int, bytes]:
         with self._lock:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -150,6 +151,7 @@ def check_acme_files_and_usage(demo: DemoRun, password: str) -> None:
         worksets = web.get("/api/v1/worksets", params={"state": ["queued", "completed", "failed"]}).json()
         assert {"queued", "completed", "failed"} <= {w["state"] for w in worksets["results"]}, worksets
         compare_the_demo_profiles(web)
+        ask_the_chat(web)
         run_the_qc_workset(demo, web)
 
 
@@ -164,6 +166,46 @@ def compare_the_demo_profiles(web: httpx.Client) -> None:
     assert change["total_change"]["value"] < 0, change  # fewer instructions after
     page = web.get(f"/profiles/{by_name['before']}/")
     assert page.status_code == 200 and "update_particles" in page.text
+
+
+def ask_the_chat(web: httpx.Client) -> None:
+    """alice asks the chat issue's example questions with no model configured: the built-in analyst
+    answers each from acme's demo data, with what it looked up and the figures the API gives."""
+    latest = web.get("/api/v1/profiles", params={"source": "demo"}).json()["results"][0]["code"]
+    hottest = web.get(f"/api/v1/profiles/{latest}/hotspots", params={"by": "function", "limit": 1}).json()
+    name = hottest["rows"][0]["function"]
+    address = web.get(f"/api/v1/profiles/{latest}/function", params={"name": name}).json()
+    failed = web.get("/api/v1/worksets", params={"state": "failed"}).json()["results"][0]
+    today = datetime.now(UTC).date()
+    monday = today - timedelta(days=today.weekday() + 7)
+    week = {"start": monday.isoformat(), "end": (monday + timedelta(days=6)).isoformat(), "group_by": "team"}
+    spent = web.get("/api/v1/analytics/cost", params=week).json()
+    questions = {
+        "What are the three hottest functions or basic blocks in my latest run, with instruction counts and "
+        "cycle share?": name,
+        "Which functions use AVX-512 (zmm) and which still use AVX2 (ymm)? Show names and sample "
+        "instructions.": "zmm",
+        "Which functions have memory operations with high CPI, cache misses or page walks?": "CPI",
+        "Recommend compiler flags for this workload, which is memory-bandwidth bound and can use AVX-512, "
+        "and justify them from the profile.": "-march",
+        f"Give me a detailed instruction profile of function {address['top_instructions'][0]['address']:#x} "
+        "(instruction mix, CPI, memory hierarchy).": name,
+        f"What's the status of workset {failed['code']}?": "failed",
+        f"Why did workset {failed['code']} fail and what should I do?": failed["name"],
+        "What did each team spend on GPUs last week?": "$",
+    }
+    csrf = {"X-CSRFToken": web.cookies["csrftoken"]}
+    for question, expected in questions.items():
+        answered = web.post("/api/v1/chat/conversations/ask", json={"text": question}, headers=csrf)
+        assert answered.status_code == 201, (question, answered.text)
+        reply = answered.json()["reply"]
+        assert reply["state"] == "done" and reply["provider"] == "analyst", (question, reply)
+        assert reply["lookups"] and not any(card["refusal"] for card in reply["lookups"]), (question, reply)
+        assert expected in reply["content"], (question, reply["content"])
+        if question.startswith("What did each team"):
+            assert spent["groups"], spent  # the demo's cost sample ends yesterday, so last week has spend
+            for group in spent["groups"]:
+                assert f"- {group['group']['team']}: ${group['cost']:,.2f}" in reply["content"], reply
 
 
 def run_the_qc_workset(demo: DemoRun, web: httpx.Client) -> None:

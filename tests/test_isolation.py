@@ -3,8 +3,6 @@
 The walker reads the tenant URLconf itself, so a new page or endpoint is covered the day it is added.
 """
 
-import uuid
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -16,7 +14,9 @@ from portal.routing import websocket_urlpatterns
 
 # Reachable without a membership by design: signing in/out, recovering a password, confirming an email.
 OPEN_PREFIXES = ("accounts/",)
-SAMPLE_VALUES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "x", "str": "x", "path": "x"}
+# A fixed UUID that names nothing: the routes are test ids, which pytest-xdist's workers must collect alike.
+SAMPLE_UUID = "5f0c3b1e-8d2a-4e67-9b41-7a2c6e0d9f38"
+SAMPLE_VALUES = {"uuid": SAMPLE_UUID, "int": "1", "slug": "x", "str": "x", "path": "x"}
 
 
 def _walk(patterns, prefix=""):

@@ -39,7 +39,6 @@ an upstream body is ever put in a message or a log line. Downloads stream in chu
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -49,6 +48,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from portal.lib.secrets import SecretUnavailable, SecretUnreachable, read_aws_secret
 
 log = logging.getLogger(__name__)
 
@@ -150,32 +151,18 @@ def secret_from_aws_secrets_manager(
     """A secret source for ``IssConfig``: a plain SecretString, or the ``key`` field of a JSON one."""
 
     def fetch() -> str:
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        client = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
         try:
-            value = client.get_secret_value(SecretId=secret_id)["SecretString"]
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "error")
-            raise IssAuthError(f"Could not read the ISS client secret {secret_id!r} ({code})") from None
-        except BotoCoreError as error:
-            raise IssUnreachable(f"Could not reach Secrets Manager for {secret_id!r}: {error}") from None
-        return _field_of(value, key)
+            return read_aws_secret(secret_id, region=region, endpoint_url=endpoint_url, field=key)
+        except SecretUnreachable as error:
+            raise IssUnreachable(
+                f"Could not reach Secrets Manager for {secret_id!r}: {error.cause}"
+            ) from None
+        except SecretUnavailable as error:
+            if error.field is not None:
+                raise IssAuthError(f"The ISS secret has no {key!r} field") from None
+            raise IssAuthError(f"Could not read the ISS client secret {secret_id!r} ({error.code})") from None
 
     return fetch
-
-
-def _field_of(value: str, key: str) -> str:
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    if isinstance(parsed, dict):
-        if key not in parsed:
-            raise IssAuthError(f"The ISS secret has no {key!r} field")
-        return str(parsed[key])
-    return value
 
 
 class TokenCache:

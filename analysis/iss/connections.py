@@ -7,16 +7,14 @@ every request of the tenant instead of being fetched per page; changing the conn
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 
-from django.conf import settings
-
 from analysis.iss.client import IssAuthError, IssClient, IssConfig, IssError, secret_from_aws_secrets_manager
+from portal.lib.secrets import env_variable, secret_from_settings
 from tenants.models import IssConnection
 
 MAX_CONNECT_TIMEOUT = 10.0
+SECRET_PREFIX = "ISS_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
 
 
 class IssNotConfigured(IssError):
@@ -89,17 +87,17 @@ def _secret_source(connection: IssConnection):
 
     def from_settings() -> str:
         """Read at every token fetch, so a secret changed in the settings or environment is picked up."""
-        variable = secret_variable(slug)
-        secret = (getattr(settings, "ISS_CLIENT_SECRETS", None) or {}).get(slug) or os.environ.get(variable)
+        secret = secret_from_settings("ISS_CLIENT_SECRETS", SECRET_PREFIX, slug)
         if not secret:
             raise IssAuthError(
-                f"No ISS client secret for tenant {slug!r}: set ISS_CLIENT_SECRETS[{slug!r}] or {variable}"
+                f"No ISS client secret for tenant {slug!r}: set ISS_CLIENT_SECRETS[{slug!r}] or "
+                f"{secret_variable(slug)}"
             )
-        return str(secret)
+        return secret
 
     return from_settings
 
 
 def secret_variable(slug: str) -> str:
     """The environment variable holding a tenant's ISS client secret: ``ISS_CLIENT_SECRET_<SLUG>``."""
-    return "ISS_CLIENT_SECRET_" + re.sub(r"[^A-Z0-9]", "_", slug.upper())
+    return env_variable(SECRET_PREFIX, slug)

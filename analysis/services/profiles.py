@@ -23,6 +23,7 @@ from analysis.models import Profile, Source, State
 from analysis.profiles import detect, store
 from analysis.profiles.model import ProfileFormatError
 from jobs.models import new_code
+from portal.metrics import PARSE_DURATION, tenant_label
 from tenants.access import current_tenant
 from tenants.services.audit import record_event
 from tenants.services.files import delete_file, file_key, storage_of, upload_file
@@ -254,15 +255,19 @@ def parse_profile(code: str, attempt: int) -> Profile | None:
     if not claimed or profile is None:
         return profile
     live.announce(profile)
+    started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="runyard-profile-") as work:
             parsed, spec = _parse(profile, Path(work))
         keys = _store_tables(profile, parsed)
     except ProfileFormatError as error:
+        _observe_parse(started, "failed")
         return _failed(profile, error.message, error.line_number or None)
     except (StorageError, ValidationError) as error:
+        _observe_parse(started, "failed")
         message = "; ".join(getattr(error, "messages", [str(error)]))
         return _failed(profile, f"The file could not be read or the tables stored: {message}", None)
+    _observe_parse(started, "ready")
     with transaction.atomic():
         done = Profile.objects.filter(pk=profile.pk, attempt=attempt, state=State.PARSING).update(
             state=State.READY,
@@ -279,6 +284,10 @@ def parse_profile(code: str, attempt: int) -> Profile | None:
     live.announce(profile)
     _remove_other_parses(profile, keep=keys.values() if done else ())
     return profile
+
+
+def _observe_parse(started: float, outcome: str) -> None:
+    PARSE_DURATION.labels(tenant_label(current_tenant()), outcome).observe(time.perf_counter() - started)
 
 
 def _parse(profile: Profile, work: Path):

@@ -33,7 +33,12 @@ TITLES = {
     "invoice": "Invoice",
     "search_files": "Files matching “{query}”",
     "iss_job": "ISS job {job_id}",
+    "hwa_engine": "Workload-automation engine",
+    "hwa_jobs": "Jobs in the current plan",
+    "hwa_job": "Job {job} in the current plan",
+    "search_knowledge": "Knowledge base: “{query}”",
     "cancel_workset": "Cancel workset {workset}",
+    "retry_workset": "Retry workset {workset}",
 }
 LEVELS = {"function": "functions", "block": "basic blocks", "line": "source lines"}
 TRUNCATED = "_This result was cut to fit; the linked page has the rest._"

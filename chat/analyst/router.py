@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from chat.analyst import automation
 from chat.analyst import entities as find
 from chat.analyst.entities import CODE, Question, has
 from chat.analyst.periods import Period, find_period, impossible_dates
@@ -31,6 +32,7 @@ CANNOT = "I can't answer that from the portal's data. I can answer questions suc
     f"- {example}" for example in EXAMPLES
 )
 WHICH_WORKSET = "Which workset? Name it or give its code, e.g. “status of workset giab-batch-1a2b3c4d”."
+CHANGES = frozenset({"cancel_workset", "retry_workset"})
 PRONOUN = r"it|its|this|that workset|that run|that profile|the workset|that one|the run|the profile"
 
 
@@ -109,7 +111,10 @@ def _on_workset(tool: str) -> Callable[[Asked], Plan | None]:
             return None
         name = find.workset(asked.question) or _pointed_workset(asked)
         if name:
-            return Plan((Call(tool, {"workset": name}),), needs_confirmation=tool == "cancel_workset")
+            return Plan((Call(tool, {"workset": name}),), needs_confirmation=tool in CHANGES)
+        job = automation.job_name(asked.question.raw) if tool == "workset_status" else None
+        if job:  # "status of job PAYROLL_CALC": a job of the workload-automation plan, not a workset
+            return Plan((Call("hwa_job", {"job": job}),))
         if not has(asked.question.text, "workset|it|this|that|jobs?|runs?"):
             return None
         return Plan(unanswered=WHICH_WORKSET)
@@ -217,14 +222,42 @@ def _fixed(tool: str) -> Callable[[Asked], Plan]:
 
 
 def _queue(asked: Asked) -> Plan:
-    """The queue as a whole, or where one workset stands in it ("is workset X still queued?")."""
-    name = find.workset(asked.question)
+    """The queue as a whole, or where one workset stands in it ("is workset X still queued?", "is it?")."""
+    name = find.workset(asked.question) or _pointed_workset(asked)
     return Plan((Call("workset_status", {"workset": name}) if name else Call("queue_status", {}),))
+
+
+KNOWLEDGE = (
+    r"how (?:do|can|should|would) (?:i|we|you)|how to|runbooks?|playbooks?|docs?|documentation|guides?"
+    r"|manual|what does .+ mean|pipelines?|ws-[a-z]{3}-\d{3}|knowledge base"
+)
+FILLER = (
+    r"\b(?:please|tell me|explain|show me|how (?:do|can|should|would) (?:i|we|you)|how to"
+    r"|what (?:does|do|is|are)|what's|mean|means|meaning|runbooks?|playbooks?|docs?|documentation|guides?"
+    r"|manual|knowledge base|about|for|on)\b"
+)
+
+
+def knowledge_topic(question: str) -> str:
+    """What a question asks the knowledge base about, without its question words ("how do I", "mean")."""
+    topic = re.sub(FILLER, " ", find.normalise(question).raw, flags=re.I)
+    return " ".join(re.sub(r"[?!]+", " ", topic).split()) or question.strip()
+
+
+def _knowledge(asked: Asked) -> Plan | None:
+    """A how-to, an error code or a pipeline, unless it names a workset, profile or function to look up."""
+    q = asked.question
+    if find.workset(q) or find.profile_refs(q) or find.address(q) or _pointed_workset(asked):
+        return None
+    return Plan((Call("search_knowledge", {"query": knowledge_topic(q.raw)}),))
 
 
 RULES: tuple[tuple[str, Callable[[Asked], Plan | None]], ...] = (
     (r"cancel\w*|abort|terminate", _on_workset("cancel_workset")),
+    (r"retry\w*|re-?run|re-?submit\w*|try (?:it )?again", _on_workset("retry_workset")),
+    (KNOWLEDGE, _knowledge),
     (r"iss", _iss_job),
+    (automation.TRIGGER, automation.automation),
     (r"diff|compare\w*|comparison|versus|vs|regress\w*", _diff),
     (r"0x[0-9a-f]+|function", _function),
     (r"recommend\w*|flags?|compiler|compile|-march|optimi[sz]\w*|tun(?:e|ing)", _recommendations),

@@ -17,7 +17,7 @@ from jobs.api.serializers import StepSerializer, WorksetSerializer
 from jobs.catalog.models import Cluster
 from jobs.estimates import estimate_workset as estimate_spec
 from jobs.execution import diagnosis_report
-from jobs.models import CANCELLABLE, IllegalTransition, State, Workset
+from jobs.models import CANCELLABLE, RETRYABLE, IllegalTransition, State, Workset
 from jobs.stats import queue_stats
 
 WORKSET = {
@@ -207,3 +207,28 @@ def cancel_workset(ctx: ToolContext, workset: str):
         raise ToolError(str(error)) from error
     data = {"workset": found.code, "state": found.state}
     return ToolResult("cancel_workset", {}, data, f"**{found.name}** is cancelled.", (workset_link(found),))
+
+
+@tool(
+    "retry_workset",
+    "Retry a failed, dead-lettered or cancelled workset: a new workset cloned from it is validated again and "
+    "queued (the original keeps its state). Changes data: confirm first.",
+    {"properties": {"workset": WORKSET}, "required": ["workset"]},
+    read_only=False,
+    min_role="member",
+)
+def retry_workset(ctx: ToolContext, workset: str):
+    found = find_workset(ctx, workset)
+    if found.state not in RETRYABLE:
+        raise ToolError(
+            f"{found.name} is {found.state}; only {', '.join(sorted(RETRYABLE))} worksets are retried."
+        )
+    try:
+        retry = services.retry_workset(ctx.tenant, found, actor=ctx.user)
+    except services.WorksetInvalid as error:
+        raise ToolError(f"{found.name} cannot be retried as it is: {' '.join(error.messages)}") from error
+    except (IllegalTransition, PermissionDenied) as error:
+        raise ToolError(str(error)) from error
+    data = {"workset": found.code, "retry": retry.code, "state": retry.state, "attempt": retry.attempt}
+    text = f"**{found.name}** is retried as `{retry.code}` (attempt {retry.attempt}), now {retry.state}."
+    return ToolResult("retry_workset", {}, data, text, (workset_link(retry),))

@@ -20,6 +20,8 @@ from django_tenants.utils import get_public_schema_name
 from jobs import retries
 from jobs.notifications.models import SUBSCRIBABLE, Channel, Delivery, Event, Preference
 from jobs.notifications.senders import SENDERS, Outcome
+from tenants.access import current_tenant
+from tenants.services.audit import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ def set_email_preferences(user, choices: dict[str, bool]) -> None:
             Preference.objects.update_or_create(
                 user=user, event=event, defaults={"email": bool(choices.get(event))}
             )
+        chosen = sorted(event for event, _ in SUBSCRIBABLE if choices.get(event))
+        record_event("notification.preferences_saved", actor=user, tenant=current_tenant(), email=chosen)
 
 
 def email_recipients(event: str, tenant, workset) -> list[tuple[int, str]]:
@@ -175,12 +179,51 @@ def notify(event: str, *, workset=None, **details) -> list[Delivery]:
     return deliveries
 
 
+# --- Channels: every change is audited (the page, the API and the toggle share these) ----------------
+
+
+def save_channel(editor, *, actor) -> Channel:
+    """Save a channel form or serializer (new or edited) and record who did it, in one transaction."""
+    new = editor.instance is None or editor.instance.pk is None
+    with transaction.atomic():
+        channel = editor.save()
+        _channel_event("added" if new else "changed", channel, actor=actor)
+    return channel
+
+
+def set_channel_enabled(channel: Channel, enabled: bool, *, actor) -> Channel:
+    with transaction.atomic():
+        channel.enabled = enabled
+        channel.save(update_fields=["enabled"])
+        _channel_event("enabled" if enabled else "disabled", channel, actor=actor)
+    return channel
+
+
+def delete_channel(channel: Channel, *, actor) -> None:
+    """Its deliveries stay in the log."""
+    with transaction.atomic():
+        _channel_event("deleted", channel, actor=actor)
+        channel.delete()
+
+
+def _channel_event(verb: str, channel: Channel, *, actor) -> None:
+    record_event(
+        f"notification_channel.{verb}",
+        actor=actor,
+        tenant=current_tenant(),
+        target=channel.name,
+        code=str(channel.code),
+        kind=channel.kind,
+    )
+
+
 def send_test(channel: Channel, *, actor) -> Delivery:
     """The "Send test" button: one test event to this channel only (also while it is disabled)."""
     payload = build_payload(Event.TEST, _current_tenant(), details={"requested_by": actor.email})
     with transaction.atomic():
         delivery = _channel_delivery(payload, Event.TEST, channel)
         delivery.save()
+        _channel_event("tested", channel, actor=actor)
     send_after_commit([delivery])
     return delivery
 

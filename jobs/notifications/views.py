@@ -43,7 +43,7 @@ def new_channel(request):
     _require_manager(request)
     form = ChannelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        channel = form.save()
+        channel = services.save_channel(form, actor=request.user)
         messages.success(request, f"Channel “{channel.name}” added.")
         return redirect("notification_channel", code=channel.code)
     return render(request, "notifications/channel.html", {"form": form, "channel": None})
@@ -53,7 +53,7 @@ def channel(request, code):
     item = get_channel_for_user(request, code)
     form = ChannelForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.save_channel(form, actor=request.user)
         messages.success(request, f"Channel “{item.name}” saved.")
         return redirect("notification_channel", code=item.code)
     recent = item.deliveries.all()[:10]
@@ -71,8 +71,7 @@ def test_channel(request, code):
 @require_POST
 def toggle_channel(request, code):
     item = get_channel_for_user(request, code)
-    item.enabled = not item.enabled
-    item.save(update_fields=["enabled"])
+    services.set_channel_enabled(item, not item.enabled, actor=request.user)
     messages.success(request, f"Channel “{item.name}” {'enabled' if item.enabled else 'disabled'}.")
     return redirect("notifications")
 
@@ -80,7 +79,7 @@ def toggle_channel(request, code):
 @require_POST
 def delete_channel(request, code):
     item = get_channel_for_user(request, code)
-    item.delete()
+    services.delete_channel(item, actor=request.user)
     messages.success(request, f"Channel “{item.name}” deleted; its deliveries stay in the log.")
     return redirect("notifications")
 

@@ -25,12 +25,14 @@
 
   // One socket per page; ``handlers`` maps a message type to function (message, send). "ready" (sent on
   // every (re)connection) resets the backoff and the status before its handler runs, so a page catches up there.
+  // Returns {send: function (message) → true if sent, false while the socket is not open}.
   function connect(path, handlers) {
-    var delay = FIRST_DELAY_MS;
+    var delay = FIRST_DELAY_MS, current = null;
     function open() {
       var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
       var socket = new WebSocket(scheme + window.location.host + path);
       var send = function (message) { socket.send(JSON.stringify(message)); };
+      current = socket;
       socket.onmessage = function (event) {
         var message = JSON.parse(event.data);
         if (message.type === "ready") { delay = FIRST_DELAY_MS; setStatus("live"); }
@@ -45,6 +47,13 @@
     }
     setStatus("connecting");
     open();
+    return {
+      send: function (message) {
+        if (!current || current.readyState !== WebSocket.OPEN) return false;
+        current.send(JSON.stringify(message));
+        return true;
+      }
+    };
   }
 
   window.RunyardLive = { each: each, setStatus: setStatus, connect: connect };

@@ -1,6 +1,7 @@
 """Public-schema models, one module per noun; everything is importable from ``tenants.models``."""
 
 from tenants.models.accounts import Domain, Membership, Role, Tenant, TenantQuerySet, User, UserManager
+from tenants.models.assistant import AssistantSettings
 from tenants.models.audit import AuditEvent
 from tenants.models.billing import (
     BudgetAlert,
@@ -20,6 +21,7 @@ __all__ = [
     "GB",
     "TOKEN_PREFIX",
     "ApiToken",
+    "AssistantSettings",
     "AuditEvent",
     "Bucket",
     "BudgetAlert",

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from portal.lib.secrets import aws_location_errors
 from tenants.models.accounts import Tenant
 
 
@@ -64,5 +65,5 @@ class IssConnection(models.Model):
         return f"ISS for {self.tenant.slug}"
 
     def clean(self) -> None:
-        if self.secret_source == self.SecretSource.AWS and not (self.aws_secret_id and self.aws_region):
-            raise ValidationError({"aws_secret_id": "The AWS source needs the secret id and its region."})
+        if errors := aws_location_errors(self, uses_aws=self.secret_source == self.SecretSource.AWS):
+            raise ValidationError(errors)

@@ -75,13 +75,14 @@ def _require(tool: str) -> None:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> dict[str, str]:
-    """One profiled run (~0.6 s, ~60 samples at 100 Hz), read by gprof in four ways."""
+    """One profiled run (~1.2 s, ~120 samples at 100 Hz: enough that every function gets samples on a loaded
+    machine), read by gprof in four ways."""
     for tool in ("gcc", "gprof"):
         _require(tool)
     work = tmp_path_factory.mktemp("gprof")
     (work / "hot.c").write_text(HOT_C)
     subprocess.run(["gcc", *FLAGS, "-o", "hot", "hot.c"], cwd=work, check=True)
-    subprocess.run(["./hot", "1200000"], cwd=work, check=True, capture_output=True)
+    subprocess.run(["./hot", "2400000"], cwd=work, check=True, capture_output=True)
     runs = {"brief": ["-b"], "full": [], "flat": ["-b", "-p"], "graph": ["-b", "-q"], "lines": ["-b", "-l"]}
     return {
         name: subprocess.run(

@@ -18,6 +18,8 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
+from tests.conftest import RUN_ISOLATION
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -95,11 +97,13 @@ def test_database(django_db_setup):
 
 @pytest.fixture(scope="session")
 def portal_server(test_database, world, s3_server, tmp_path_factory):
-    """daphne serving portal.asgi against the test database and the test S3 server; yields a ``Server``."""
+    """daphne serving portal.asgi against the test database and the test S3 server, on this session's
+    channel-layer prefix (so the live messages tests send reach its sockets); yields a ``Server``."""
     port = free_port()
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.run_settings",  # this session's channel-layer prefix and queue
+        "RUNYARD_TEST_ISOLATION": RUN_ISOLATION,
         "DATABASE_URL": database_url(connection.settings_dict),
         "RUNYARD_HOME": str(settings.RUNYARD_HOME),
         "RUNYARD_PUBLIC_URL": f"http://localhost:{port}",

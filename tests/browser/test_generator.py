@@ -26,6 +26,7 @@ def open_generator(page: Page, server) -> None:
     page.get_by_role("link", name="YAML generator").click()
     expect(page).to_have_url(server.url("alpha", "/worksets/generator/"))
     expect(page.get_by_role("heading", name="YAML generator")).to_be_visible()
+    expect(page.get_by_test_id("preview")).to_contain_text("pipeline:")  # the script is running: drawn by it
 
 
 def downloaded(page: Page, button: str) -> tuple[str, str]:

@@ -70,8 +70,9 @@ def test_the_registry_has_every_tool_with_a_json_schema_and_only_cancel_changes_
     } <= set(REGISTRY)
     for tool in REGISTRY.values():
         assert tool.parameters["type"] == "object" and tool.description
-    assert [t.name for t in REGISTRY.values() if not t.read_only] == ["cancel_workset"]
-    assert REGISTRY["cancel_workset"].min_role == "member" and REGISTRY["invoice"].min_role == "admin"
+    assert [t.name for t in REGISTRY.values() if not t.read_only] == ["cancel_workset", "retry_workset"]
+    assert REGISTRY["retry_workset"].min_role == "member" == REGISTRY["cancel_workset"].min_role
+    assert REGISTRY["invoice"].min_role == "admin"
 
 
 # --- worksets ---

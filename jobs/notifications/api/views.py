@@ -47,6 +47,15 @@ class ChannelViewSet(
     serializer_class = ChannelSerializer
     pagination_class = NewestFirst
 
+    def perform_create(self, serializer):
+        services.save_channel(serializer, actor=self.request.user)
+
+    def perform_update(self, serializer):
+        services.save_channel(serializer, actor=self.request.user)
+
+    def perform_destroy(self, instance):
+        services.delete_channel(instance, actor=self.request.user)
+
     @extend_schema(
         summary="Send a test event to this channel (also while disabled)",
         request=None,

@@ -143,6 +143,14 @@ class Command(BaseCommand):
             "Demo costs: 3 teams, 30 GPU jobs over two weeks ending yesterday "
             f"({'loaded now' if made else 'kept'})."
         )
+        self.seed_knowledge()
+
+    def seed_knowledge(self) -> None:
+        """The diagnostics and pipeline catalogues as global knowledge-base documents (rebuilt in place)."""
+        from chat.knowledge.services import index_catalogues
+
+        indexed = ", ".join(f"{title} ({n} passages)" for title, n in index_catalogues().items())
+        self.say(f"Knowledge base: {indexed}.")
 
     def print_summary(self, port: int, credentials: dict[str, str], took: float) -> None:
         base = settings.RUNYARD_BASE_DOMAIN

@@ -1,10 +1,11 @@
 import time
 
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from tenants import services
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 from tenants.schema_template import refresh_template
 
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
 
     def _create(self, slug, name, owner, owner_password, bucket=None, cost_center="", **_):
         started = time.perf_counter()
+        if owner_password is not None:  # the same password policy as sign-up and password changes
+            password_validation.validate_password(owner_password, User(email=owner))
         tenant = services.onboard_tenant(
             name,
             slug=slug,
