@@ -12,6 +12,7 @@ from rest_framework import exceptions, viewsets
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from tenants.models import Role
+from tenants.storage.base import StorageUnavailable
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -53,12 +54,24 @@ def error_body(code: str, message: str, *, fields: dict | None = None, hint: str
     return {"error": body}
 
 
+class StorageBusy(exceptions.APIException):
+    status_code = 503
+    default_code = "storage_busy"
+    default_detail = "Storage is busy right now; try again in a moment."
+
+
 def exception_handler(exc, context):
     """Render every API error as ``{"error": {"code", "message", "fields"?, "hint"?}}``.
 
     A service's single-message ValidationError with a code (``QuotaExceeded(..., code="storage_quota")``)
-    keeps that code and message, so clients can tell a quota refusal from a bad field.
+    keeps that code and message, so clients can tell a quota refusal from a bad field. Storage that is
+    still throttled or down after its client's retries is a 503 with ``Retry-After`` on any endpoint.
     """
+    if isinstance(exc, StorageUnavailable):
+        response = exception_handler(StorageBusy(str(exc) or None), context)
+        response.data["error"]["hint"] = f"Try again in {exc.retry_after} s."
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     coded = None
     if isinstance(exc, DjangoValidationError):
         if not hasattr(exc, "error_dict") and getattr(exc, "code", None):

@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "tenants.middleware.TenantAccessMiddleware",
     "portal.ratelimits.UploadRateLimitMiddleware",
     "portal.ratelimits.AdminSignInRateLimitMiddleware",
+    "portal.middleware.StorageBusyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

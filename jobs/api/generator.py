@@ -19,7 +19,7 @@ from portal.parsers import JSONParser
 from portal.rest import error_body, json_object_body
 from tenants.api.files import StorageFailed
 from tenants.models import Role
-from tenants.storage import StorageError
+from tenants.storage import StorageError, StorageUnavailable
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FIELDS_FOR_DAYLILY = ("name", "pipeline", "reference_genome", "priority", "max_retries", "coverage")
@@ -66,7 +66,7 @@ class GeneratorView(APIView):
     write_role = Role.VIEWER  # nothing is written
 
     def handle_exception(self, exc):
-        if isinstance(exc, StorageError):
+        if isinstance(exc, StorageError) and not isinstance(exc, StorageUnavailable):
             exc = StorageFailed(str(exc) or None)
         if isinstance(exc, FormatError):
             body = error_body("format_error", str(exc), fields={exc.field or "text": [exc.message]})

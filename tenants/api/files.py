@@ -2,7 +2,8 @@
 
 Viewers may read; members and up may write (``portal.permissions.IsTenantMember`` checks the role from
 ``read_role``/``write_role``). Every key is cleaned by the services (400 for traversal and other tricks);
-a missing object answers 404, a failing storage backend 502.
+a missing object answers 404, a busy or unreachable storage backend 503 (``portal.rest``), any other
+failure of the backend 502.
 """
 
 import csv
@@ -24,7 +25,14 @@ from rest_framework.views import APIView
 
 from tenants.models import Role
 from tenants.services import files as service
-from tenants.storage import ObjectInfo, ObjectNotFound, StorageError, UploadGone, UploadRejected
+from tenants.storage import (
+    ObjectInfo,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+    UploadGone,
+    UploadRejected,
+)
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 PREVIEW_MAX_BYTES = 256 * 1024
@@ -61,7 +69,7 @@ class FilesView(APIView):
             exc = ValidationError(str(exc), code="upload_rejected")  # a coded 400: the parts are wrong
         elif isinstance(exc, ObjectNotFound):
             exc = exceptions.NotFound("No such file.")
-        elif isinstance(exc, StorageError):
+        elif isinstance(exc, StorageError) and not isinstance(exc, StorageUnavailable):
             exc = StorageFailed(str(exc) or None)
         return super().handle_exception(exc)
 

@@ -21,6 +21,13 @@ class ObjectNotFound(StorageError):
     pass
 
 
+class StorageUnavailable(StorageError):
+    """The backend is throttling (S3 503 SlowDown), briefly down (503 ServiceUnavailable, 500) or
+    unreachable, and still was after the client's retries: the same request may well succeed later."""
+
+    retry_after = 30  # seconds a client is told to wait before trying again
+
+
 class UploadGone(ObjectNotFound):
     """The multipart upload does not exist (it was completed or aborted): the client's mistake, a 404."""
 

@@ -26,6 +26,7 @@ from tenants.storage.base import (
     ObjectNotFound,
     Storage,
     StorageError,
+    StorageUnavailable,
     UploadGone,
     UploadRejected,
     Usage,
@@ -36,6 +37,9 @@ NO_BUCKET = {"NoSuchBucket"}
 DENIED = {"403", "AccessDenied", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId"}
 SIGNATURE = {"SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
 TAKEN = {"BucketAlreadyExists", "BucketAlreadyOwnedByYou"}
+# Throttled or briefly down: botocore's standard retries already waited these out (with backoff) and gave up.
+BUSY = {"SlowDown", "ServiceUnavailable", "Throttling", "RequestLimitExceeded", "InternalError"}
+BUSY_MESSAGE = "Storage is busy right now; try again in a moment."
 PROBE_KEY = ".runyard-access-check"
 
 
@@ -86,9 +90,12 @@ def translated(bucket: str, key: str = ""):
             raise UploadGone("This upload does not exist (it was completed or aborted).") from error
         if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}:
             raise UploadRejected(f"The parts of {what} do not fit together: {code}.") from error
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code in BUSY or status >= 500:
+            raise StorageUnavailable(BUSY_MESSAGE) from error
         raise StorageError(f"Storage refused the request for {what} ({code or 'error'}).") from error
     except BotoCoreError as error:
-        raise StorageError("Storage cannot be reached right now; try again in a moment.") from error
+        raise StorageUnavailable("Storage cannot be reached right now; try again in a moment.") from error
 
 
 class S3Storage(Storage):
