@@ -3,8 +3,10 @@ Messages, or Bedrock ConverseStream, each streamed in its documented wire format
 
 Answers are scripted and played in order, the last one repeating: ``stream(chunks)`` (Server-Sent Events,
 or AWS event-stream frames for Bedrock), ``status(429, body, retry_after=…)``, ``hang(seconds)`` (says
-nothing for that long). Every request is recorded with its headers and JSON body, so a test sees what the
-portal sent (the tool results of the second round, the tools offered). A refused connection is
+nothing for that long), ``stall(answer, after, seconds)`` (sends the headers and the first ``after`` chunks
+of ``answer``, then nothing for that long, the connection left open). Every request is recorded with its
+headers and JSON body, so a test sees what the portal sent (the tool results of the second round, the tools
+offered). A refused connection is
 ``tests.recording_server.closed_port_url()``.
 Builders below write the chunks of each protocol: text, tool calls (arguments split over fragments) and usage.
 """
@@ -35,6 +37,7 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
     hang: float = 0.0
     content_type: str = "text/event-stream"
+    stall: float = 0.0  # after the chunks, keep the connection open and silent this long
 
 
 def stream(chunks: list[bytes], *, content_type: str = "text/event-stream") -> Answer:
@@ -49,6 +52,10 @@ def status(code: int, body: dict | str = "", *, retry_after: int | None = None, 
 
 def hang(seconds: float) -> Answer:
     return Answer(hang=seconds)
+
+
+def stall(answer: Answer, after: int, seconds: float) -> Answer:
+    return Answer(chunks=answer.chunks[:after], content_type=answer.content_type, stall=seconds)
 
 
 @dataclass
@@ -93,6 +100,7 @@ class ModelServer(LocalServer):
                     for chunk in answer.chunks:
                         self.wfile.write(chunk)
                         self.wfile.flush()
+                    server._stop.wait(answer.stall)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
