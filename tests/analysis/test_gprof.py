@@ -180,9 +180,17 @@ def test_line_mode_gives_self_samples_by_source_line_and_address(outputs):
         assert f"{table.at[(function, int(line)), 'samples'] * 0.01:.2f}" == seconds, (function, line)
     assert set(lines.lines.file) == {"hot.c"}
     by_function = lines.lines.groupby("function")["samples"].sum()
+    # On a busy machine a sample can land in code with no line of hot.c (crt's _init): gprof -l prints that
+    # function without a location, so it has self samples and no line or instruction rows.
+    in_source = {function for _, function, _, _ in rows}
+    outside = 0
     for function, own in lines.functions.set_index("function")["self_samples"].items():
-        assert by_function[function] == own, function
-    assert lines.instructions["samples"].sum() == lines.meta.totals["samples"]
+        if function in in_source:
+            assert by_function[function] == own, function
+        else:
+            assert function not in by_function, function
+            outside += own
+    assert lines.instructions["samples"].sum() == lines.meta.totals["samples"] - outside
     assert set(lines.instructions.address) == {int(address, 16) for *_, address in rows}
     edges = {(r.caller, r.callee, r.calls) for r in lines.calls.itertuples()}
     assert edges == {(r.caller, r.callee, r.calls) for r in brief.calls.itertuples()}
