@@ -141,6 +141,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Celery broker and cache. Without it: single-machine defaults. ---
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+RUNYARD_BROKER_VISIBILITY_SECONDS = env_int("RUNYARD_BROKER_VISIBILITY_SECONDS", 7800, minimum=1)
 if REDIS_URL:
     # portal.channel_layer pops for 2 s, inside redis-py 8's 5 s read timeout (channels_redis#422: with
     # both at 5 s an idle websocket was closed now and then; see the module). Capacity: messages waiting
@@ -161,6 +162,15 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
+    # A task taken by a worker that then vanished (SIGKILL, a lost host) goes back to the queue once it has
+    # been unacknowledged this long; every worker looks for such tasks every visibility/2 s (at most 10 s).
+    # Keep it longer than the longest task (a cost ingest may run 2 h), or a task still running is handed
+    # to a second worker too.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": RUNYARD_BROKER_VISIBILITY_SECONDS,
+        "unacked_restore_interval": min(10, max(1, RUNYARD_BROKER_VISIBILITY_SECONDS // 2)),
+        "unacked_restore_throttle": 1,  # kombu's default looks only every 10th time
+    }
 else:
     # One process serves HTTP and websockets, so the in-memory layer reaches every socket it
     # holds; it cannot carry messages from the Celery worker (see README, "Without Redis").
@@ -219,7 +229,10 @@ HWA_PASSWORDS: dict[str, str] = {}
 CHAT_PROVIDER_KEYS: dict[str, str] = {}
 
 CELERY_TASK_ALWAYS_EAGER = False
+# A task is acknowledged when it finished, and put back in the queue when the process running it died
+# (SIGKILL, out of memory): every task is written so that running it again does no harm.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
