@@ -1,11 +1,14 @@
-"""A Celery worker SIGKILLed in the middle of a cost ingest, on the machine's Redis: a second worker takes the
+"""A Celery worker SIGKILLed in the middle of a cost ingest, on the machine's Redis. First only its pool
+process is killed (as the out-of-memory killer would): the worker puts the task back at once
+(``task_reject_on_worker_lost``) and runs it again. Then the whole worker is killed: a second worker takes the
 task back once its visibility timeout has passed (``RUNYARD_BROKER_VISIBILITY_SECONDS``, a few seconds here),
-skips the batches the first one applied and finishes; the rows are there once, counted once.
+skips the batch already applied and finishes; the rows are there once, counted once.
 
 Real processes: the workers and the process that queues the ingest run with tests/faults/worker_settings.py
 (the module's own queue and Redis key prefix) against the test database; rows are committed, so they are
 removed afterwards. The test holds the tenant's cost lock once the first batch is in, so the worker is
-surely in the middle of the file, waiting on its next batch, when it is killed."""
+surely in the middle of the file, waiting on its next batch, when it is killed (a killed worker's database
+session keeps waiting on the lock until it is released, so each run of the task adds one waiter)."""
 
 import json
 import os
@@ -100,6 +103,13 @@ def wait_for(condition, what: str, log: Path):
     raise AssertionError(f"{what} did not happen within {WAIT_SECONDS}s:\n{log.read_text()[-4000:]}")
 
 
+def pool_process(worker: subprocess.Popen) -> int:
+    """The pid of the worker's one pool process (prefork, concurrency 1)."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
 def stop(worker: subprocess.Popen) -> None:
     if worker.poll() is None:
         os.killpg(worker.pid, signal.SIGKILL)
@@ -149,7 +159,7 @@ def test_a_cost_ingest_survives_its_worker_being_killed_and_is_applied_once(
         table = sql.Identifier(world.tenant.schema_name, "analysis_costingest")
         return observer.execute(sql.SQL("SELECT state, rows_done FROM {}").format(table)).fetchone()
 
-    def waiting_on_the_lock() -> bool:
+    def waiting_on_the_lock() -> int:
         return observer.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -169,10 +179,14 @@ def test_a_cost_ingest_survives_its_worker_being_killed_and_is_applied_once(
         wait_for(lambda: (row := ingest_row()) and row[1] >= BATCH_ROWS, "the first batch", log)
         lock = f"{world.tenant.schema_name}.costs"
         observer.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock])  # the next batch waits for it
-        wait_for(waiting_on_the_lock, "the worker waiting on its next batch", log)
+        wait_for(lambda: waiting_on_the_lock() == 1, "the worker waiting on its next batch", log)
         assert ingest_row() == ("running", BATCH_ROWS)
 
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its pool child, mid-ingest
+        os.kill(pool_process(worker), signal.SIGKILL)  # its pool process only: the worker runs it again
+        wait_for(lambda: waiting_on_the_lock() == 2, "the task run again, waiting on its next batch", log)
+        assert "WorkerLostError" in log.read_text()
+
+        os.killpg(worker.pid, signal.SIGKILL)  # the whole worker and its new pool process, mid-ingest
         worker.wait(10)
         observer.execute("SELECT pg_advisory_unlock(hashtext(%s))", [lock])
         assert ingest_row() == ("running", BATCH_ROWS)  # nobody took it over while no worker lived
