@@ -106,8 +106,14 @@ def user_group(ctx: ToolContext) -> str:
 
 
 def publisher(group: str) -> Publish:
+    """Publishing is best effort: while the channel layer is down (Redis restarting) the reply goes on and
+    is stored; the user's sockets closed with the layer, and a page that reconnects reads the stored reply."""
+
     async def publish(event: dict) -> None:
-        await get_channel_layer().group_send(group, {"type": "chat.event", "event": event})
+        try:
+            await get_channel_layer().group_send(group, {"type": "chat.event", "event": event})
+        except Exception as error:  # noqa: BLE001 - any failure of the layer loses this live event only
+            log.warning("chat event to %s not sent: %s: %s", group, type(error).__name__, error)
 
     return publish
 

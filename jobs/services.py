@@ -205,7 +205,11 @@ def _submit(tenant: Tenant, workset: Workset, *, actor) -> None:
 
 
 def _after_commit(schema: str, task, *args) -> None:
-    transaction.on_commit(lambda: send_in_schema(schema, task, *args))
+    """Send ``task`` once committed. A broker that is down (Redis restarting) must not turn a stored change
+    into an error: the failure is logged and the periodic tasks catch up (``dispatch_task`` places every
+    queued workset, ``poll_runs_task`` starts a dispatched one whose start was lost). A cancel's stop of
+    the run (``cancel_run_task``) has no such catch-up yet: the log line is all that is left of it."""
+    transaction.on_commit(lambda: send_in_schema(schema, task, *args), robust=True)
 
 
 def _require_operator(actor) -> None:

@@ -34,7 +34,8 @@ def check_broker() -> None:
     from portal.celery import app
 
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+        # retried at once (kombu waits 2 s before a retry by default, and a probe must answer quickly)
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT_SECONDS)
 
 
 def check_storage() -> None:

@@ -133,7 +133,15 @@ if not DATABASE_URL:
     from portal.embedded_postgres import embedded_database_url
 
     DATABASE_URL = embedded_database_url(RUNYARD_HOME)
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+# A kept connection is checked before a request reuses it (one restart of PostgreSQL then costs no
+# request an error), and connecting gives up after 5 s, so requests during an outage answer 503 quickly
+# (portal.outage) instead of waiting on a server that is gone.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0), conn_health_checks=True
+    )
+}
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_runyard")}
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
@@ -152,10 +160,12 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
         }
     }
+    # A cache that misses while Redis is unreachable (portal.cache): pages keep serving during a restart.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         }
@@ -236,6 +246,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
+# Nothing reads a task's result (but the demo's ping_task, which asks for it): sending a task then never
+# waits on the result backend, which would stall a request ~20 s while Redis restarts.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE: dict = {
     # Usage and billing (UTC): storage measured per tenant, budgets checked, last month closed on the 1st.
     "measure-storage-daily": {
@@ -344,6 +357,7 @@ CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False  # cross-origin callers authenticate with a bearer token, not the session
 # django-ratelimit (cache-backed) for API tokens and uploads; sign-in uses allauth's limiter above.
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # a cache that cannot count (Redis restarting) must not refuse every API call
 RUNYARD_RATE_API_TOKEN = env_rate("RUNYARD_RATE_API_TOKEN", "600/m")
 RUNYARD_RATE_UPLOADS = env_rate("RUNYARD_RATE_UPLOADS", "300/h")
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 from portal import api
 
 handler404 = "portal.rest.json_404"
-handler500 = "portal.rest.json_500"
+handler500 = "portal.outage.server_error"
 
 urlpatterns = [
     path("", include("tenants.urls")),

@@ -8,7 +8,7 @@ from tenants.admin_overview import overview_view
 from tenants.views import signup
 
 handler404 = "portal.rest.json_404"
-handler500 = "portal.rest.json_500"
+handler500 = "portal.outage.server_error"
 
 urlpatterns = [
     path("", views.landing, name="landing"),

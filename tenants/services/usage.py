@@ -53,7 +53,8 @@ def record_usage(
             record.quantity, record.source = quantity, source
             record.save(update_fields=["quantity", "source"])
         _supersede(record, key)
-        transaction.on_commit(lambda: _check_budget_later(tenant))
+        # robust: a broker that is down loses this check only; the daily one catches up
+        transaction.on_commit(lambda: _check_budget_later(tenant), robust=True)
     return record
 
 
