@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import boto3
@@ -129,8 +130,20 @@ class S3Storage(Storage):
     def upload(self, key: str, data: BinaryIO, *, content_type: str = "") -> ObjectInfo:
         extra = {"ContentType": content_type} if content_type else {}
         with translated(self.name, key):
-            self.client.put_object(Bucket=self.name, Key=key, Body=data, **extra)
-        return self.head(key)
+            answer = self.client.put_object(Bucket=self.name, Key=key, Body=data, **extra)
+        try:
+            return self.head(key)
+        except StorageUnavailable:
+            # The file is stored; only reading its details back failed. Answer from what the write said,
+            # so the caller counts the object instead of reporting a failure for a file in the bucket.
+            return ObjectInfo(
+                key=key,
+                size=_length(data),
+                modified=datetime.now(UTC),
+                etag=answer.get("ETag", "").strip('"'),
+                content_type=content_type,
+                version_id=answer.get("VersionId", "") or "",
+            )
 
     def start_multipart(self, key: str, *, content_type: str = "") -> str:
         extra = {"ContentType": content_type} if content_type else {}
@@ -225,6 +238,15 @@ class S3Storage(Storage):
                         total += entry["Size"]
                         count += 1
         return Usage(bytes=total, objects=count)
+
+
+def _length(data: BinaryIO) -> int:
+    size = getattr(data, "size", None)  # Django's uploaded files
+    if size is None:
+        position = data.tell()
+        size = data.seek(0, 2)
+        data.seek(position)
+    return size
 
 
 def _info(entry: dict) -> ObjectInfo:

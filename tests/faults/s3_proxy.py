@@ -48,7 +48,7 @@ class FaultyS3(LocalServer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._client = httpx.Client(base_url=self.upstream, timeout=30)
-        self._refusing, self._code = 0, "SlowDown"
+        self._refusing, self._code, self._armed_by = 0, "SlowDown", ""
 
     def refuse(self, code: str, times: int = ALWAYS) -> FaultyS3:
         """Answer ``code`` (503) to the next ``times`` requests, or to every one until ``pass_through``."""
@@ -57,9 +57,16 @@ class FaultyS3(LocalServer):
             self.seen.clear()
         return self
 
+    def refuse_after(self, method: str, code: str) -> FaultyS3:
+        """Pass requests through until one with ``method`` did, then answer ``code`` to every one."""
+        with self._lock:
+            self._refusing, self._code, self._armed_by = 0, code, method
+            self.seen.clear()
+        return self
+
     def pass_through(self) -> None:
         with self._lock:
-            self._refusing = 0
+            self._refusing, self._armed_by = 0, ""
 
     def statuses(self) -> list[int]:
         with self._lock:
@@ -76,6 +83,8 @@ class FaultyS3(LocalServer):
     def _record(self, method: str, path: str, status: int) -> None:
         with self._lock:
             self.seen.append(Seen(method, path, status))
+            if method == self._armed_by and status < 300:
+                self._refusing, self._armed_by = ALWAYS, ""
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)
