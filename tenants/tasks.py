@@ -33,11 +33,18 @@ def measure_storage_task() -> str:
 
 @app.task(name="tenants.check_budget_task", acks_late=True, time_limit=300)
 def check_budget_task(tenant_id: int | None = None) -> list[int]:
-    """After usage is recorded (tenant id given) and daily (fanned out: the tenant of the schema)."""
+    """After usage is recorded (tenant id given) and daily (fanned out: the tenant of the schema).
+
+    A tenant id is obeyed from the public schema or its own tenant's only: sent in another tenant's schema
+    (or naming no tenant), the task does nothing, as every tenant's task finds nothing of another's."""
+    from django_tenants.utils import get_public_schema_name
+
     from tenants.models import Tenant
     from tenants.services.budgets import check_budget
 
-    tenant = Tenant.objects.get(pk=tenant_id) if tenant_id else connection.tenant
+    tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id else connection.tenant
+    if tenant is None or connection.schema_name not in (get_public_schema_name(), tenant.schema_name):
+        return []
     return [alert.threshold for alert in check_budget(tenant)]
 
 
