@@ -8,6 +8,7 @@ Every member may read. Figures are US dollars prorated per UTC day at the tenant
 from __future__ import annotations
 
 import pandas as pd
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -32,6 +33,15 @@ from analysis.costs import rollups
 from analysis.costs.export import cents
 
 
+def or_export(answer) -> dict:
+    """The JSON answer, or with ``export`` the same figures as a CSV or XLSX attachment."""
+    files = {
+        (200, cost_exports.CONTENT_TYPES[fmt].split(";")[0]): OpenApiTypes.BINARY
+        for fmt in cost_exports.FORMATS
+    }
+    return {(200, "application/json"): answer, **files}
+
+
 def _export_format(request) -> str | None:
     """The asked file format, checked before any figure is computed (400 naming ``export``)."""
     serializer = ExportSerializer(
@@ -54,7 +64,7 @@ def _query(serializer_class, request):
 class CostView(APIView):
     @extend_schema(
         parameters=[GroupedQuerySerializer, ExportSerializer],
-        responses=CostAnswerSerializer,
+        responses=or_export(CostAnswerSerializer),
         summary="Cost, GPU-hours and job count per group over a period, most expensive first",
     )
     def get(self, request):
@@ -98,7 +108,8 @@ class CostByModelView(_HelioxView):
     key, row_serializer = "model", ByModelRowSerializer
 
     @extend_schema(
-        parameters=[CostQuerySerializer, ExportSerializer], responses=ByModelRowSerializer(many=True)
+        parameters=[CostQuerySerializer, ExportSerializer],
+        responses=or_export(ByModelRowSerializer(many=True)),
     )
     def get(self, request):
         return super().get(request)
@@ -108,7 +119,8 @@ class CostByTeamView(_HelioxView):
     key, row_serializer = "team", ByTeamRowSerializer
 
     @extend_schema(
-        parameters=[CostQuerySerializer, ExportSerializer], responses=ByTeamRowSerializer(many=True)
+        parameters=[CostQuerySerializer, ExportSerializer],
+        responses=or_export(ByTeamRowSerializer(many=True)),
     )
     def get(self, request):
         return super().get(request)
@@ -117,7 +129,7 @@ class CostByTeamView(_HelioxView):
 class TrendView(APIView):
     @extend_schema(
         parameters=[TrendQuerySerializer, ExportSerializer],
-        responses=TrendAnswerSerializer,
+        responses=or_export(TrendAnswerSerializer),
         summary="Cost per day, week or month, optionally one series per team, model, provider or GPU type",
     )
     def get(self, request):
@@ -144,7 +156,7 @@ class TrendView(APIView):
 class BudgetView(APIView):
     @extend_schema(
         parameters=[AsOfSerializer, ExportSerializer],
-        responses=BudgetAnswerSerializer,
+        responses=or_export(BudgetAnswerSerializer),
         summary="Budget burn per team this month: spent, remaining, projected month end",
     )
     def get(self, request):
@@ -161,7 +173,7 @@ class BudgetView(APIView):
 class ForecastView(APIView):
     @extend_schema(
         parameters=[AsOfSerializer, ExportSerializer],
-        responses=ForecastAnswerSerializer,
+        responses=or_export(ForecastAnswerSerializer),
         summary="Forecast cost of the next 30 days (trend + weekly seasonality, approximate 95 % band)",
     )
     def get(self, request):
@@ -177,7 +189,7 @@ class ForecastView(APIView):
 class RecommendationView(APIView):
     @extend_schema(
         parameters=[CostQuerySerializer, ExportSerializer],
-        responses=RecommendationAnswerSerializer,
+        responses=or_export(RecommendationAnswerSerializer),
         summary="Savings advice from the tenant's own rates (estimated), largest first",
     )
     def get(self, request):
