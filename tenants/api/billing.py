@@ -5,7 +5,7 @@ from datetime import date, datetime
 from django.urls import include, path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, serializers
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
@@ -42,8 +42,16 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
         fields = list(InvoiceLine.SHOWN_FIELDS)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2025-01"})
+class MonthField(serializers.DateField):
+    """A month as ``YYYY-MM`` (the first day is stored): a string, not an OpenAPI ``date``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m", **kwargs)
+
+
 class InvoiceSerializer(serializers.ModelSerializer):
-    month = serializers.DateField(format="%Y-%m")
+    month = MonthField()
     rate_card = serializers.CharField(source="rate_card.name")
 
     class Meta:
