@@ -91,6 +91,11 @@ class WorksetCreateSerializer(serializers.Serializer):
     )
     strict = serializers.BooleanField(default=False, help_text="Treat validation warnings as errors.")
 
+    def validate_spec(self, value):
+        if value is None:  # a form's "null": JSON's null is refused before it gets here
+            raise serializers.ValidationError("This field may not be null.")
+        return value
+
     def validate(self, attrs):
         if ("spec" in attrs) == ("yaml" in attrs):
             raise serializers.ValidationError({"spec": ["Give the workset as either `spec` or `yaml`."]})
