@@ -79,8 +79,19 @@ class WorksetDetailSerializer(WorksetSerializer):
         read_only_fields = fields
 
 
+class SpecField(serializers.JSONField):
+    """DRF's JSONField, for which a form's JSON text nested past the recursion limit is invalid JSON (DRF
+    catches only ValueError there, and the RecursionError was a 500)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except RecursionError:
+            self.fail("invalid")
+
+
 class WorksetCreateSerializer(serializers.Serializer):
-    spec = serializers.JSONField(required=False, help_text="The canonical spec (workset.v1.schema.json).")
+    spec = SpecField(required=False, help_text="The canonical spec (workset.v1.schema.json).")
     yaml = serializers.CharField(
         required=False,
         trim_whitespace=False,
