@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 CHUNK_CHARS = 1 << 16
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+NESTED_TOO_DEEPLY = "a value nested too deeply (arrays or objects inside each other)"
 
 
 class JsonStreamError(ValueError):
@@ -78,6 +79,8 @@ class _Scanner:
                     raise JsonStreamError(exc.msg, self.line(exc.pos)) from None
                 self._fill()
                 continue
+            except RecursionError:  # json's decoder recurses once per level of nesting
+                raise JsonStreamError(NESTED_TOO_DEEPLY, self.line()) from None
             if end == len(self.text) and not self.eof:  # a number may go on in the next chunk
                 self._fill()
                 continue

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from analysis.costs.records import RowError, normalise_gpu_type, normalise_provider
+from analysis.costs.records import RowError, csv_syntax_ends, normalise_gpu_type, normalise_provider
 
 RATE_FIELDS = ("date", "provider", "gpu_type", "usd_per_gpu_hour")
 
@@ -73,6 +73,10 @@ def validate_rate(row: Mapping[str, Any], row_number: int) -> RateRecord | RowEr
 def read_rates_csv(lines: Iterable[str]) -> Iterator[RateRecord | RowError]:
     """Rates of a CSV file with a header row, read lazily; a repeated key is an error, not a second rate."""
     reader = csv.reader(iter(lines))
+    return csv_syntax_ends(reader, _rates(reader))
+
+
+def _rates(reader) -> Iterator[RateRecord | RowError]:
     header = [name.strip().lower() for name in next(reader, [])]
     missing = [field for field in RATE_FIELDS if field not in header]
     if missing:

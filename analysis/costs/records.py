@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
-from analysis.costs.json_stream import CHUNK_CHARS, JsonStreamError, iter_array_items
+from analysis.costs.json_stream import CHUNK_CHARS, NESTED_TOO_DEEPLY, JsonStreamError, iter_array_items
 
 PROVIDERS = ("aws", "gcp", "azure", "oci", "lambda", "coreweave", "on-prem")
 GPU_TYPES = ("a100", "h100", "h200", "b200", "l4", "l40s", "a10g", "v100", "t4", "mi300x")
@@ -291,15 +291,31 @@ def read_jsonl(lines: Iterable[str]) -> Iterator[Record]:
         except json.JSONDecodeError as exc:
             yield RowError(number, None, f"not valid JSON: {exc.msg}")
             continue
+        except RecursionError:
+            yield RowError(number, None, f"not valid JSON: {NESTED_TOO_DEEPLY}")
+            continue
         if isinstance(row, Mapping) and "job_id" not in row:
             yield validate_team(row, number)
         else:
             yield validate_job(row, number)
 
 
+def csv_syntax_ends(reader, records: Iterator[Any]) -> Iterator[Any]:
+    """``records`` read through ``reader``, where a CSV syntax error (a quote never closed swallows the rest
+    of the file until the field size limit) ends the reading with a ``document`` RowError on its line."""
+    try:
+        yield from records
+    except csv.Error as exc:
+        yield RowError(reader.line_num, None, f"not valid CSV: {exc}", "document")
+
+
 def read_csv(lines: Iterable[str]) -> Iterator[Record]:
     """Jobs or teams of a CSV file with a header row, read lazily (open the file with ``newline=""``)."""
     reader = csv.reader(iter(lines))
+    return csv_syntax_ends(reader, _csv_records(reader))
+
+
+def _csv_records(reader) -> Iterator[Record]:
     header = [name.strip().lower() for name in next(reader, [])]
     if "job_id" in header:
         kind, required, validate = "job", JOB_FIELDS, validate_job

@@ -189,6 +189,15 @@ def test_team_budgets_are_kept_when_a_later_file_omits_them(ingest, world):
         ("rates.csv", sample("heliox_costs.csv"), "rates", "cost export"),
         ("rates.json", '{"rates": []}', "rates", "Rate files are CSV"),
         ("jobs.csv", "date,provider,gpu_type,usd_per_gpu_hour\n2026-01-01,aws,a100,1\n", "jobs", "header"),
+        # found by tests/fuzz: csv.Error and RecursionError used to escape the readers and the task
+        (
+            "rates.csv",
+            'date,provider,gpu_type,usd_per_gpu_hour\n2026-01-01,aws,a100,"3\n'
+            + "2026-01-02,aws,a100,3\n" * 7000,
+            "rates",
+            "not valid CSV: field larger than field limit",
+        ),
+        ("jobs.json", '{"jobs": [' + "[" * 50_000, "jobs", "nested too deeply"),
     ],
 )
 def test_a_file_that_is_not_what_it_claims_fails_the_ingest(ingest, world, name, content, kind, reason):
