@@ -7,8 +7,9 @@ skips the batch already applied and finishes; the rows are there once, counted o
 Real processes: the workers and the process that queues the ingest run with tests/faults/worker_settings.py
 (the module's own queue and Redis key prefix) against the test database; rows are committed, so they are
 removed afterwards. The test holds the tenant's cost lock once the first batch is in, so the worker is
-surely in the middle of the file, waiting on its next batch, when it is killed (a killed worker's database
-session keeps waiting on the lock until it is released, so each run of the task adds one waiter)."""
+surely in the middle of the file, waiting on its next batch, when it is killed (every batch, even one
+skipped as already applied, takes that lock first; a killed worker's database session keeps waiting on it
+until it is released, so each run of the task adds one waiter)."""
 
 import json
 import os
@@ -183,7 +184,7 @@ def test_a_cost_ingest_survives_its_worker_being_killed_and_is_applied_once(
         assert ingest_row() == ("running", BATCH_ROWS)
 
         os.kill(pool_process(worker), signal.SIGKILL)  # its pool process only: the worker runs it again
-        wait_for(lambda: waiting_on_the_lock() == 2, "the task run again, waiting on its next batch", log)
+        wait_for(lambda: waiting_on_the_lock() == 2, "the task run again, waiting on the lock", log)
         assert "WorkerLostError" in log.read_text()
 
         os.killpg(worker.pid, signal.SIGKILL)  # the whole worker and its new pool process, mid-ingest
