@@ -42,7 +42,7 @@ class ChatConsumer(TenantConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             content = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past json's recursion limit is not a crash either
             await self.error("invalid", "Send one JSON object per message.")
             return
         handler = {"open": self.open, "ask": self.ask, "confirm": self.confirm}.get(

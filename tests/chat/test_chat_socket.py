@@ -167,7 +167,8 @@ def test_bad_input_gets_an_error_and_writes_nothing(world, session_cookie):
     async def talk():
         socket = await opened(cookie)
         answers = []
-        for raw in ('{"type": "ask", "text": "   "}', "not json", '{"type": "shout"}', '["ask"]'):
+        nested = "[" * 100_000  # past json's recursion limit (RecursionError, not ValueError)
+        for raw in ('{"type": "ask", "text": "   "}', "not json", '{"type": "shout"}', '["ask"]', nested):
             await socket.send_to(text_data=raw)
             answers.append(await socket.receive_json_from(timeout=10))
         await socket.send_json_to({"type": "ask", "text": "x" * 4001})
@@ -178,9 +179,9 @@ def test_bad_input_gets_an_error_and_writes_nothing(world, session_cookie):
         return answers
 
     answers = async_to_sync(talk)()
-    assert [answer["code"] for answer in answers] == ["invalid"] * 6
+    assert [answer["code"] for answer in answers] == ["invalid"] * 7
     assert answers[0]["fields"] == {"text": ["Type a question first."]}
-    assert "4,000" in answers[4]["message"]
+    assert "4,000" in answers[5]["message"]
     with tenant_context(world.tenant):
         assert not Conversation.objects.of(world.carol).exists()
 
