@@ -34,7 +34,7 @@ from tenants import demo_data
 from tenants.models import AssistantSettings, Bucket, UsageRecord
 from tenants.storage import storage_for
 from tests.browser.conftest import database_url, free_port
-from tests.builders import committed, make_token, run_spec
+from tests.builders import PASSWORD, committed, make_token, run_spec
 from tests.conftest import RUN_ISOLATION
 from tests.faults.gated_model import GatedModel
 from tests.faults.proxy import FaultProxy
@@ -316,6 +316,15 @@ def test_chat_answers_through_a_redis_restart_and_the_page_reconnects_to_the_who
     # HTTP keeps serving meanwhile: pages, the API (its rate limit cannot count, so it lets calls through)
     with tenant_client(portal, "alpha", Cookie=people["cookie"]) as browser:
         assert browser.get("/chat/").status_code == 200
+    with tenant_client(portal, "alpha") as visitor:  # sign-in's limiter cannot count either: it lets bob in
+        visitor.get("/accounts/login/")
+        form = {
+            "login": "bob@example.com",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": visitor.cookies["csrftoken"],
+        }
+        signed_in = visitor.post("/accounts/login/", data=form)
+    assert signed_in.status_code == 302 and settings.SESSION_COOKIE_NAME in signed_in.cookies
     assert alice.get("/api/v1/worksets").status_code == 200
     with tenant_client(portal, "beta", Authorization=f"Bearer {people['mallory']}") as mallory:
         assert mallory.get(f"/api/v1/chat/conversations/{code}").status_code == 404
