@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tenants.services.files import storage_of
 from tests.builders import make_token
 from tests.conftest import host
 
@@ -59,8 +60,32 @@ def portal(environ, start_response):
     return response
 
 
+def keys_in(storage, prefix: str = "") -> set[str]:
+    keys, token = set(), None
+    while True:
+        page = storage.list(prefix, token=token)
+        keys |= {item.key for item in page.objects}
+        for folder in page.folders:
+            keys |= {folder, *keys_in(storage, folder)}
+        token = page.next_token
+        if not token:
+            return keys
+
+
+@pytest.fixture(scope="module")
+def alpha_bucket_kept_as_found(world, django_db_blocker):
+    """The database rolls back after each test, alpha's bucket does not: what the generated uploads and
+    folders leave there is deleted at the end."""
+    with django_db_blocker.unblock():
+        bucket = storage_of(world.tenant)
+    before = keys_in(bucket)
+    yield
+    for key in keys_in(bucket) - before:
+        bucket.delete(key)
+
+
 @pytest.fixture
-def alice_on_alpha(db, world, consumer_connection, private_channel_layer):
+def alice_on_alpha(db, world, alpha_bucket_kept_as_found, consumer_connection, private_channel_layer):
     """The chat's ask answers through the channel layer and closes connections like a consumer: it gets
     the same test fixtures as the chat API's own tests."""
     with NO_LIMITS:
