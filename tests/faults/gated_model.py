@@ -16,6 +16,7 @@ class GatedModel(LocalServer):
     before: list[str] = field(default_factory=list)  # the pieces streamed before the gate
     after: list[str] = field(default_factory=list)  # the pieces streamed once it opens
     gate: threading.Event = field(default_factory=threading.Event)
+    waiting: threading.Event = field(default_factory=threading.Event)  # set once it stopped at the gate
 
     @property
     def text(self) -> str:
@@ -36,6 +37,7 @@ class GatedModel(LocalServer):
                 self.end_headers()
                 try:
                     self._write(chunks[:cut])
+                    server.waiting.set()
                     while not (server.gate.wait(0.05) or server._stop.is_set()):
                         pass
                     self._write(chunks[cut:])
