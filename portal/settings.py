@@ -142,7 +142,10 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend, plus a PostgreSQL role per tenant schema that connections switch to (README,
+# "Security"); the login role needs CREATEROLE (or superuser) to create them. false: one role for all.
+DATABASES["default"]["ENGINE"] = "portal.postgresql_backend"
+RUNYARD_TENANT_ROLES = env_bool("RUNYARD_TENANT_ROLES", default=True)
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_runyard")}
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

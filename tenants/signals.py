@@ -2,13 +2,37 @@ from allauth.account.models import EmailAddress
 from allauth.account.signals import password_changed, password_reset, password_set
 from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import connection
+from django.db.models.signals import post_migrate
 from django.dispatch import receiver
+from django_tenants.signals import schema_pre_migration
+from django_tenants.utils import get_public_schema_name
 
 
 @receiver(password_reset)
 def verify_email_on_password_reset(sender, request, user, **kwargs):
     """Following the emailed reset (or invite) link proves the address: no second verification mail."""
     EmailAddress.objects.filter(user=user, email__iexact=user.email).update(verified=True)
+
+
+@receiver(post_migrate)
+def grant_public_tables_to_tenants(sender, **kwargs):
+    """After the public schema's migrations (every app sends this; answer once): the tenants' group's
+    rights on its tables."""
+    from tenants.database_roles import ensure_shared_grants
+
+    if sender.name == "tenants" and connection.schema_name == get_public_schema_name():
+        ensure_shared_grants()
+
+
+@receiver(schema_pre_migration)
+def hand_the_schema_to_its_role(sender, schema_name, **kwargs):
+    """Before a tenant schema's migrations: its role exists and owns it all (migrations then run as it)."""
+    from tenants.database_roles import ensure_tenant_role, is_tenant_schema
+
+    if is_tenant_schema(schema_name):
+        connection.set_schema_to_public()  # as the login role; the executor sets the schema next
+        ensure_tenant_role(schema_name)
 
 
 # --- The audit trail's account events: signing in and out, failed sign-ins, passwords and second factors ---

@@ -43,6 +43,21 @@ class Tenant(TenantMixin):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    def create_schema(self, *args, **kwargs):
+        """The schema, then its own PostgreSQL role (tenants.database_roles)."""
+        from tenants.database_roles import ensure_tenant_role
+
+        created = super().create_schema(*args, **kwargs)
+        ensure_tenant_role(self.schema_name)
+        return created
+
+    def delete(self, *args, **kwargs):
+        from tenants.database_roles import drop_tenant_role
+
+        deleted = super().delete(*args, **kwargs)  # drops the schema first (auto_drop_schema)
+        drop_tenant_role(self.schema_name)
+        return deleted
+
     def get_base_schema(self):
         """Clone from the template only while it matches the migrations; else migrate (slower)."""
         from tenants.schema_template import template_is_current
