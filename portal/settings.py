@@ -402,7 +402,7 @@ SLURM_PARTITION = env_str("SLURM_PARTITION", "")  # empty: the cluster's default
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "tenants.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.IsTenantMember"],
     "DEFAULT_PARSER_CLASSES": [
