@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from io import BytesIO
 
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_tenants.utils import get_tenant_model, tenant_context
 
 from tests.builders import make_token, make_workset
@@ -62,6 +63,7 @@ def make_alpha_things(world) -> AlphaThings:
     """Alpha's things, made by alice inside the test's transaction (the bucket's objects stay: they live
     under a folder of their own)."""
     from analysis.models import CostIngest, GpuJob, RateSnapshot, Team
+    from analysis.rollups import rebuild_rollups
     from analysis.services.profiles import create_profile
     from chat.knowledge.services import add_document
     from chat.services import start_conversation
@@ -90,6 +92,7 @@ def make_alpha_things(world) -> AlphaThings:
         text = f"# {MARK} runbook\n\nRestore the {MARK} bucket from its versions.\n".encode()
         document = add_document(title=f"{MARK} runbook", filename="runbook.md", data=text, actor=alice)
         team = Team.objects.create(name=f"{MARK}-team", description="")
+        yesterday = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
         gpu_job = GpuJob.objects.create(
             job_id=f"{MARK}-job-1",
             team=team,
@@ -97,13 +100,14 @@ def make_alpha_things(world) -> AlphaThings:
             provider="aws",
             gpu_type="a100",
             gpu_count=1,
-            start_time="2026-01-10T00:00:00Z",
-            end_time="2026-01-10T02:00:00Z",
+            start_time=yesterday,
+            end_time=yesterday + timedelta(hours=2),
             status="completed",
         )
         rate = RateSnapshot.objects.create(
-            day="2026-01-10", provider="aws", gpu_type="a100", usd_per_gpu_hour=3
+            day=yesterday.date(), provider="aws", gpu_type="a100", usd_per_gpu_hour=3
         )
+        rebuild_rollups()  # the cost answers read the rollups
         ingest = CostIngest.objects.create(
             kind="jobs", filename=f"{MARK}.json", format="json", raw_key=f"{folder}{MARK}.json", size=2
         )
@@ -132,6 +136,16 @@ def make_alpha_things(world) -> AlphaThings:
     )
     things.secrets = {
         MARK,
+        "confidential sheet",
+        workset.name,
+        profile.name,
+        channel.name,
+        conversation.title,
+        document.title,
+        team.name,
+        gpu_job.job_id,
+        gpu_job.model_name,
+        things.file_key,
         workset.code,
         things.profile.code,
         str(channel.code),
