@@ -2,8 +2,9 @@
 503 with ``Retry-After`` (a restart or failover in progress, try again), every other failure stays a 500.
 
 Under daphne the handler often runs on another thread than the request, where ``sys.exc_info()`` is empty,
-so when the exception is not at hand the handler asks the database itself with a fresh connection (closed
-at once; it fails within ``connect_timeout``). Only failed requests pay for that probe.
+so when the exception is not at hand (or is a database error that does not say why) the handler asks the
+database itself with a fresh connection (closed at once; it fails within ``connect_timeout``). Only failed
+requests pay for that probe.
 """
 
 import logging
@@ -34,9 +35,16 @@ def server_error(request):
 
 
 def database_unreachable(error: BaseException | None) -> bool:
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    if error is not None:
+    """True when ``error`` (or what it was raised from) is a failure to reach PostgreSQL, or when it is
+    another or an unknown database error (a backend may wrap a lost connection in a plain DatabaseError)
+    and PostgreSQL does not take a fresh connection now."""
+    link, seen = error, set()
+    while link is not None and id(link) not in seen:
+        if isinstance(link, OperationalError | InterfaceError):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    if error is not None and not isinstance(error, DatabaseError):
         return False
     probe = connections.create_connection("default")
     try:

@@ -319,6 +319,7 @@ LOGIN_URL = "account_login"
 # Sessions end after SESSION_COOKIE_AGE seconds without a request (each request renews the cookie).
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
 SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ENGINE = "portal.sessions"  # the database's, answering 503 (not 400) when PostgreSQL goes mid-request
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION
