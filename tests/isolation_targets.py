@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from io import BytesIO
@@ -22,6 +23,7 @@ from django.db import models
 from django.utils import timezone
 from django_tenants.utils import get_tenant_model, tenant_context
 
+from tenants.storage import s3_config
 from tests.builders import make_token, make_workset
 
 # A word that appears only in alpha's names and contents: an answer to mallory that holds it leaks.
@@ -59,9 +61,31 @@ class AlphaThings:
         return f"{self.rate.day}/{self.rate.provider}/{self.rate.gpu_type}"
 
 
+@contextmanager
+def made_alpha_things(world):
+    """Alpha's things for one test; the objects they put in alpha's bucket are deleted afterwards (the
+    database rolls back, the bucket does not)."""
+    things = make_alpha_things(world)
+    try:
+        yield things
+    finally:
+        for prefix in (things.folder, things.profile.raw_key):
+            delete_prefix(things.bucket, prefix)
+
+
+def delete_prefix(bucket, prefix: str) -> None:
+    """Every object, version and unfinished upload under ``prefix`` of the tenant's bucket, gone."""
+    client = s3_config(bucket.region).client()
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket.name, Prefix=prefix):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            client.delete_object(Bucket=bucket.name, Key=entry["Key"], VersionId=entry["VersionId"])
+    for upload in client.list_multipart_uploads(Bucket=bucket.name, Prefix=prefix).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=bucket.name, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
 def make_alpha_things(world) -> AlphaThings:
-    """Alpha's things, made by alice inside the test's transaction (the bucket's objects stay: they live
-    under a folder of their own)."""
+    """Alpha's things, made by alice inside the test's transaction (use ``made_alpha_things``, which also
+    deletes what they put in alpha's bucket)."""
     from analysis.models import CostIngest, GpuJob, RateSnapshot, Team
     from analysis.rollups import rebuild_rollups
     from analysis.services.profiles import create_profile
@@ -210,8 +234,6 @@ def fingerprint(tenant) -> dict[str, str]:
 
 def bucket_fingerprint(bucket) -> dict[str, str]:
     """Every object (and version) in the tenant's bucket: key → etag."""
-    from tenants.storage import s3_config
-
     client = s3_config(bucket.region).client()
     found = {}
     for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket.name):

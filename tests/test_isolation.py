@@ -23,7 +23,7 @@ from portal.asgi import application
 from portal.consumers import CLOSE_NOT_FOUND
 from portal.routing import websocket_urlpatterns
 from tests.conftest import host
-from tests.isolation_targets import bucket_fingerprint, changed, fingerprint, make_alpha_things
+from tests.isolation_targets import bucket_fingerprint, changed, fingerprint, made_alpha_things
 
 # Reachable without a membership by design: signing in/out, recovering a password, confirming an email.
 OPEN_PREFIXES = ("accounts/",)
@@ -163,7 +163,8 @@ NOT_ALPHA_ROWS = {
 
 @pytest.fixture
 def alpha_things(db, world):
-    return make_alpha_things(world)
+    with made_alpha_things(world) as things:
+        yield things
 
 
 # The body of every write: fields of the forms and serializers that would change alpha's things.

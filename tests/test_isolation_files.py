@@ -13,12 +13,13 @@ from urllib.parse import unquote, urlsplit
 from uuid import uuid4
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from tenants.models import Bucket
 from tenants.services.files import upload_file
 from tenants.storage.links import LINK_PATH, sign_link
-from tests.isolation_targets import bucket_fingerprint, changed
+from tests.isolation_targets import bucket_fingerprint, changed, delete_prefix
 
 FILES = "/api/v1/files"
 READERS = ("/object", "/download", "/preview", "/link")
@@ -44,13 +45,17 @@ def _put_secret(tenant, actor) -> Side:
 
 
 @pytest.fixture
-def alpha(db, world) -> Side:
-    return _put_secret(world.tenant, world.alice)
+def alpha(db, world):
+    side = _put_secret(world.tenant, world.alice)
+    yield side
+    delete_prefix(side.bucket, side.folder)
 
 
 @pytest.fixture
-def beta(db, world) -> Side:
-    return _put_secret(world.other, world.mallory)
+def beta(db, world):
+    side = _put_secret(world.other, world.mallory)
+    yield side
+    delete_prefix(side.bucket, side.folder)
 
 
 def crafted(target: Side) -> list[str]:
@@ -91,30 +96,26 @@ def test_alices_file_api_cannot_read_betas_bucket_by_any_key(world, api_for, bet
 
 
 def test_mallory_writes_nothing_into_alphas_bucket_by_any_key(world, api_for, alpha):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
+    """Her writes with those keys are refused (400) or land in her own bucket (201: a folder of hers named
+    like alpha's bucket or folder, removed afterwards); alpha's bucket is unchanged."""
     mallory = api_for(world.mallory, world.other)
     before = bucket_fingerprint(alpha.bucket)
-    for raw in crafted(alpha):
-        folder = raw.rsplit("/", 1)[0]
-        upload = mallory.post(
-            f"{FILES}/upload",
-            {"prefix": folder, "file": SimpleUploadedFile("x.csv", b"x")},
-            format="multipart",
-        )
-        assert upload.status_code in (201, 400), (raw, upload.status_code)
-        assert mallory.post(
-            f"{FILES}/folders", {"prefix": folder, "name": "x"}, format="json"
-        ).status_code in (
-            201,
-            400,
-        )
-        assert mallory.post(f"{FILES}/uploads", {"key": raw, "size": 10}, format="json").status_code in (
-            201,
-            400,
-        )
-        assert mallory.delete(f"{FILES}/object?key={raw}").status_code in (400, 404), raw
-    assert changed(before, bucket_fingerprint(alpha.bucket)) == []
+    try:
+        for raw in crafted(alpha):
+            folder = raw.rsplit("/", 1)[0]
+            upload = {"prefix": folder, "file": SimpleUploadedFile("x.csv", b"x")}
+            statuses = [
+                mallory.post(f"{FILES}/upload", upload, format="multipart").status_code,
+                mallory.post(f"{FILES}/folders", {"prefix": folder, "name": "x"}, format="json").status_code,
+                mallory.post(f"{FILES}/uploads", {"key": raw, "size": 10}, format="json").status_code,
+            ]
+            assert set(statuses) <= {201, 400}, (raw, statuses)
+            assert mallory.delete(f"{FILES}/object?key={raw}").status_code in (400, 404), raw
+        assert changed(before, bucket_fingerprint(alpha.bucket)) == []
+    finally:
+        beta = Bucket.objects.get(tenant=world.other)
+        for prefix in (alpha.folder, f"{alpha.bucket.name}/"):
+            delete_prefix(beta, prefix)
 
 
 def test_a_presigned_link_names_its_own_tenants_bucket_and_key_only(world, api_for, alpha, beta):

@@ -14,7 +14,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from portal.celery import app
-from tests.isolation_targets import changed, fingerprint, make_alpha_things
+from tests.isolation_targets import changed, fingerprint, made_alpha_things
 
 # Tasks that name one of a tenant's things: the arguments that name alpha's.
 OBJECT_TASKS = {
@@ -65,17 +65,22 @@ def test_every_task_is_listed_with_what_it_takes():
 
 @pytest.fixture
 def alpha_things(db, world):
+    with made_alpha_things(world) as things:
+        _overspend(world.tenant)
+        yield things
+
+
+def _overspend(tenant) -> None:
+    """Alpha spent more than its budget this month: a check of alpha's budget would raise alerts."""
     from datetime import UTC, datetime, timedelta
 
     from tenants.models import Quota, UsageRecord
     from tenants.services.usage import record_usage
 
-    things = make_alpha_things(world)
-    # alpha spent more than its budget this month: a check of alpha's budget would raise alerts
-    Quota.objects.filter(tenant=world.tenant).update(monthly_budget_usd=Decimal("0.01"))
+    Quota.objects.filter(tenant=tenant).update(monthly_budget_usd=Decimal("0.01"))
     start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     record_usage(
-        world.tenant,
+        tenant,
         UsageRecord.Kind.VCPU,
         Decimal(100),
         basis=UsageRecord.Basis.MEASURED,
@@ -84,7 +89,6 @@ def alpha_things(db, world):
         period_end=start + timedelta(hours=1),
         dimension="normal",
     )
-    return things
 
 
 def send_in(tenant, name: str, args=()):

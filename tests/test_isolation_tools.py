@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 
 from chat.tools import REGISTRY, ToolContext, ToolError, call_tool
 from tenants.models import Membership
-from tests.isolation_targets import MARK, changed, fingerprint, make_alpha_things
+from tests.isolation_targets import MARK, changed, fingerprint, made_alpha_things
 
 # Arguments that name one of a tenant's things: the values that name alpha's (each is tried).
 NAMING = {
@@ -80,7 +80,8 @@ def leaks(text: str, arguments: dict, secrets: set[str]) -> set[str]:
 
 @pytest.fixture
 def alpha_things(db, world):
-    return make_alpha_things(world)
+    with made_alpha_things(world) as things:
+        yield things
 
 
 def test_mallorys_tools_with_alphas_identifiers_answer_nothing_of_alpha(world, alpha_things):
