@@ -33,6 +33,19 @@ async def until_done(socket) -> list[dict]:
     return seen
 
 
+def ask(cookie, text: str) -> list[dict]:
+    """Open a chat socket with the session ``cookie``, ask ``text`` and return every event up to ``done``."""
+
+    async def talk():
+        socket = await opened(cookie)
+        await socket.send_json_to({"type": "ask", "text": text})
+        events = await until_done(socket)
+        await socket.disconnect()
+        return events
+
+    return async_to_sync(talk)()
+
+
 def streamed(events: list[dict]) -> str:
     text = ""
     for event in events:

@@ -3,14 +3,13 @@ calls run through the tenant's tools and show as cards, its tokens reach the usa
 fails, the page is told and the built-in analyst answers instead."""
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from chat.models import Message
 from tenants.models import AssistantSettings, UsageRecord
 from tests.chat.model_server import ModelServer, openai_text, openai_tool_calls, status
-from tests.chat.test_chat_socket import opened, streamed, until_done
+from tests.chat.test_chat_socket import ask, streamed
 from tests.recording_server import closed_port_url
 
 pytestmark = [
@@ -30,17 +29,8 @@ def model(world):
         yield server
 
 
-def ask(world, session_cookie, text: str) -> list[dict]:
-    cookie = session_cookie(world.bob)
-
-    async def talk():
-        socket = await opened(cookie)
-        await socket.send_json_to({"type": "ask", "text": text})
-        events = await until_done(socket)
-        await socket.disconnect()
-        return events
-
-    return async_to_sync(talk)()
+def bob_asks(world, session_cookie, text: str) -> list[dict]:
+    return ask(session_cookie(world.bob), text)
 
 
 def test_the_models_answer_streams_with_its_tool_card_and_its_tokens_are_billed(world, session_cookie, model):
@@ -48,7 +38,7 @@ def test_the_models_answer_streams_with_its_tool_card_and_its_tokens_are_billed(
         openai_tool_calls([("c1", "queue_status", {})], tokens=(120, 8)),
         openai_text(["The queue ", "is ", "quiet."], tokens=(200, 5)),
     )
-    events = ask(world, session_cookie, "How busy is the queue?")
+    events = bob_asks(world, session_cookie, "How busy is the queue?")
     done = events[-1]["message"]
     assert streamed(events) == "The queue is quiet." == done["content"]
     assert [event["card"]["tool"] for event in events if event["type"] == "lookup"] == ["queue_status"]
@@ -64,7 +54,7 @@ def test_the_models_answer_streams_with_its_tool_card_and_its_tokens_are_billed(
 
 def test_a_failing_model_is_said_and_the_analyst_answers_instead(world, session_cookie, model):
     model.play(status(500, {"error": {"message": "boom"}}))
-    events = ask(world, session_cookie, "How is the queue?")
+    events = bob_asks(world, session_cookie, "How is the queue?")
     resets = [event for event in events if event["type"] == "reset"]
     assert len(resets) == 1 and "built-in analyst answered instead" in resets[0]["notice"]
     done = events[-1]["message"]
@@ -82,6 +72,6 @@ def test_an_unreachable_model_falls_back_too(world, session_cookie):
         timeout=2,
     )
     with override_settings(CHAT_PROVIDER_KEYS={"alpha": KEY}):
-        events = ask(world, session_cookie, "How is the queue?")
+        events = bob_asks(world, session_cookie, "How is the queue?")
     done = events[-1]["message"]
     assert done["provider"] == "analyst" and "unavailable" in done["notice"]

@@ -4,14 +4,13 @@ headers and first chunks and then stalls. The chat gives up after the assistant'
 the user sees, and the reply ends "done" (not left "streaming"), on the websocket and on the API."""
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from chat.models import Message
 from tenants.models import AssistantSettings
 from tests.chat.model_server import ModelServer, hang, openai_text, stall
-from tests.chat.test_chat_socket import opened, streamed, until_done
+from tests.chat.test_chat_socket import ask, streamed
 
 pytestmark = [
     pytest.mark.django_db,
@@ -41,16 +40,7 @@ def model(world):
 
 
 def ask_on_socket(world, session_cookie, text: str) -> list[dict]:
-    cookie = session_cookie(world.bob)
-
-    async def talk():
-        socket = await opened(cookie)
-        await socket.send_json_to({"type": "ask", "text": text})
-        events = await until_done(socket)
-        await socket.disconnect()
-        return events
-
-    return async_to_sync(talk)()
+    return ask(session_cookie(world.bob), text)
 
 
 def stored(world, message_id: int) -> Message:

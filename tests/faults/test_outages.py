@@ -38,21 +38,12 @@ from tests.builders import PASSWORD, committed, make_token, run_spec
 from tests.conftest import RUN_ISOLATION
 from tests.faults.gated_model import GatedModel
 from tests.faults.proxy import FaultProxy
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 WAIT_SECONDS = 60  # the longest any awaited condition may take (a loaded CI machine boots a worker slowly)
 ISOLATION = f"{RUN_ISOLATION}-outages"  # this module's Celery queue and channel prefix
 MODEL_KEY = "sk-outage-test"
-
-
-def wait_for(condition, what: str, log: Path | None = None, timeout: float = WAIT_SECONDS):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    tail = f":\n{log.read_text()[-4000:]}" if log else ""
-    raise AssertionError(f"{what} did not happen within {timeout} s{tail}")
 
 
 # --- the proxies and the processes behind them ---

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from analysis.models import CostIngest, CostRollup, GpuJob, Team
 from analysis.services.costs import BATCH_ROWS
 from tenants.models import AuditEvent, Bucket
 from tenants.storage import storage_for
+from tests import waiting
 from tests.analysis.test_cost_ingest import assert_same_rollups, rollups_after_rebuild, stored_rollups
 from tests.browser.conftest import database_url
 from tests.conftest import RUN_ISOLATION
@@ -95,13 +95,7 @@ def start_worker(name: str, s3_server, log: Path) -> subprocess.Popen:
 
 
 def wait_for(condition, what: str, log: Path):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {WAIT_SECONDS}s:\n{log.read_text()[-4000:]}")
+    return waiting.wait_for(condition, what, log, WAIT_SECONDS)
 
 
 def pool_process(worker: subprocess.Popen) -> int:

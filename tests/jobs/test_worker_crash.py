@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from django_tenants.utils import tenant_context
 from jobs.catalog.models import Cluster, QueueEntry, SlotCounter
 from jobs.models import State, Workset
 from tenants.models import UsageRecord
+from tests import waiting
 from tests.browser.conftest import database_url
 from tests.builders import workset_spec
 
@@ -71,13 +71,7 @@ def start_worker(home: Path, s3_server, log: Path) -> subprocess.Popen:
 
 
 def wait_for(condition, what: str, log: Path):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {WAIT_SECONDS}s:\n{log.read_text()[-4000:]}")
+    return waiting.wait_for(condition, what, log, WAIT_SECONDS, every=0.2)
 
 
 def test_a_workset_survives_its_worker_being_killed_and_its_step_runs_once(
