@@ -223,7 +223,7 @@ def _find_profiles_after_commit(code: str) -> None:
     from jobs.tasks import send_in_schema
 
     schema = connection.schema_name
-    transaction.on_commit(lambda: send_in_schema(schema, find_result_profiles_task, code))
+    transaction.on_commit(lambda: send_in_schema(schema, find_result_profiles_task, code), robust=True)
 
 
 def measured_cost(workset: Workset) -> Decimal | None:
@@ -329,7 +329,7 @@ def _dispatch_after_commit() -> None:
     """A place was freed: let the dispatcher fill it now rather than at its next tick."""
     from jobs.tasks import dispatch_task, send_in_schema
 
-    transaction.on_commit(lambda: send_in_schema("public", dispatch_task))
+    transaction.on_commit(lambda: send_in_schema("public", dispatch_task), robust=True)
 
 
 def _when(text: str | None) -> datetime | None:

@@ -33,6 +33,13 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
 
+    def _restore(self, message):
+        """Put back a message whose worker died, marked redelivered where Celery reads it (its
+        ``delivery_info``, as the Redis transport does; kombu marks only the payload): a task then
+        takes over the row its first delivery claimed (``analysis.tasks``)."""
+        message.properties.setdefault("delivery_info", {})["redelivered"] = True
+        super()._restore(message)
+
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         table = self._exchange_file(exchange)
         if not table.exists():

@@ -218,6 +218,8 @@ RUNYARD_CHAT_MESSAGES_PER_MINUTE = env_int("RUNYARD_CHAT_MESSAGES_PER_MINUTE", 2
 # --- Execution (see README, "Running worksets") ---
 RUNYARD_MAX_RUNNING_WORKSETS = env_int("RUNYARD_MAX_RUNNING_WORKSETS", 50, minimum=1)
 RUNYARD_DISPATCH_SECONDS = env_int("RUNYARD_DISPATCH_SECONDS", 5, minimum=1)
+# A profile or cost ingest still waiting this long gets its task sent again (its first send may be lost).
+RUNYARD_RESEND_WAITING_SECONDS = env_int("RUNYARD_RESEND_WAITING_SECONDS", 300, minimum=1)
 RUNYARD_POLL_SECONDS = env_int("RUNYARD_POLL_SECONDS", 2, minimum=1)
 RUNYARD_RETRY_BASE_SECONDS = env_int("RUNYARD_RETRY_BASE_SECONDS", 30, minimum=0)
 RUNYARD_RETRY_CAP_SECONDS = env_int("RUNYARD_RETRY_CAP_SECONDS", 900, minimum=0)
@@ -274,6 +276,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portal.fan_out_to_tenants",
         "schedule": 300.0,
         "args": ["notifications.resend_overdue_task"],
+    },
+    "resend-waiting-uploads": {
+        "task": "portal.fan_out_to_tenants",
+        "schedule": 60.0,
+        "args": ["analysis.resend_waiting_task"],
     },
     "close-month": {
         "task": "tenants.close_month_task",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from analysis import cost_live
@@ -118,12 +118,10 @@ def _new_code(filename: str) -> str:
 
 
 def _queue(ingest: CostIngest) -> None:
+    from analysis.services.waiting import send_after_commit
     from analysis.tasks import ingest_costs_task
 
-    code, schema = ingest.code, connection.schema_name
-    transaction.on_commit(
-        lambda: ingest_costs_task.apply_async(args=(code,), headers={"_schema_name": schema})
-    )
+    send_after_commit(ingest_costs_task, ingest.code)
     cost_live.announce(ingest)
 
 
@@ -178,11 +176,12 @@ class _Batch:
         return len(self.teams) + len(self.jobs) + len(self.rates) + len(self.errors)
 
 
-def run_cost_ingest(code: str) -> CostIngest | None:
-    """Read the ingest's file and apply it batch by batch; idempotent (see the module docstring)."""
-    claimed = CostIngest.objects.filter(
-        code=code, state__in=(IngestState.PENDING, IngestState.RUNNING)
-    ).update(state=IngestState.RUNNING)
+def run_cost_ingest(code: str, *, redelivered: bool = False) -> CostIngest | None:
+    """Read the ingest's file and apply it batch by batch; idempotent (see the module docstring). Only a
+    waiting ingest is claimed, so a second send of the task does nothing; a ``redelivered`` one (its
+    worker died) goes on where the ingest stopped."""
+    claimable = (IngestState.PENDING, IngestState.RUNNING) if redelivered else (IngestState.PENDING,)
+    claimed = CostIngest.objects.filter(code=code, state__in=claimable).update(state=IngestState.RUNNING)
     ingest = CostIngest.objects.filter(code=code).first()
     if not claimed or ingest is None:
         return ingest

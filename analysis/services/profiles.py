@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
@@ -208,10 +208,10 @@ def delete_profile(profile: Profile, *, actor) -> None:
 
 def _queue_parse(profile: Profile) -> None:
     """After commit, in this tenant's schema (named now: the callback may run after the schema changed)."""
+    from analysis.services.waiting import send_after_commit
     from analysis.tasks import parse_profile_task
 
-    args, schema = (profile.code, profile.attempt), connection.schema_name
-    transaction.on_commit(lambda: parse_profile_task.apply_async(args=args, headers={"_schema_name": schema}))
+    send_after_commit(parse_profile_task, profile.code, profile.attempt)
     live.announce(profile)
 
 
@@ -244,13 +244,16 @@ class _Progress:
         live.announce(self.profile)
 
 
-def parse_profile(code: str, attempt: int) -> Profile | None:
+def parse_profile(code: str, attempt: int, *, redelivered: bool = False) -> Profile | None:
     """Parse attempt ``attempt`` of the profile: read the file from the bucket, detect its format, parse
     it (joined with its disassembly, if any), store the tables as Parquet, then mark it ready, unless a
-    newer attempt was asked for meanwhile. A bad file marks it failed with the message and line."""
-    claimed = Profile.objects.filter(
-        code=code, attempt=attempt, state__in=(State.PENDING, State.PARSING)
-    ).update(state=State.PARSING, progress=0)
+    newer attempt was asked for meanwhile. A bad file marks it failed with the message and line.
+    Only a waiting attempt is claimed, so a second send of the task does nothing; a ``redelivered`` one
+    (its worker died while parsing) takes the parse over."""
+    claimable = (State.PENDING, State.PARSING) if redelivered else (State.PENDING,)
+    claimed = Profile.objects.filter(code=code, attempt=attempt, state__in=claimable).update(
+        state=State.PARSING, progress=0
+    )
     profile = Profile.objects.filter(code=code).first()
     if not claimed or profile is None:
         return profile

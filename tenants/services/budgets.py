@@ -75,7 +75,7 @@ def release_billing_hold(tenant: Tenant, *, actor) -> Quota:
             quota.billing_hold, quota.billing_hold_since = False, None
             quota.save(update_fields=["billing_hold", "billing_hold_since"])
             record_event("budget.hold_released", actor=actor, tenant=tenant, target=tenant.slug)
-            transaction.on_commit(lambda: _release_held_worksets(tenant))
+            transaction.on_commit(lambda: _release_held_worksets(tenant), robust=True)
     return quota
 
 

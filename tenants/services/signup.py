@@ -63,7 +63,7 @@ def verify_signup(token: str) -> Signup:
         signup.state, signup.verified_at = Signup.State.QUEUED, timezone.now()
         signup.save(update_fields=["state", "verified_at"])
         record_event("signup.verified", actor=signup.user, target=signup.slug)
-        transaction.on_commit(lambda: _enqueue_provisioning(signup.code))
+        transaction.on_commit(lambda: _enqueue_provisioning(signup.code), robust=True)
     return signup
 
 

@@ -285,7 +285,11 @@ def test_a_task_redelivered_after_a_crash_goes_on_where_it_stopped(ingest, world
     with tenant_context(world.tenant):
         crashed = CostIngest.objects.get()
         assert (crashed.state, crashed.rows_done) == ("running", 6)  # 3 teams, 3 jobs; the next 3 rolled back
-        ingest_costs_task(crashed.code)  # the broker delivers it again
+        ingest_costs_task.push_request(delivery_info={"redelivered": True})  # the broker delivers it again
+        try:
+            ingest_costs_task.run(crashed.code)
+        finally:
+            ingest_costs_task.pop_request()
         report = CostIngest.objects.get()
     assert report.state == "done" and report.failed == 4
     assert report.counts["jobs"] == {"inserted": 4, "updated": 0, "unchanged": 0}
