@@ -9,6 +9,9 @@
 - ``fail_run``: failed → retry_wait (transient and resource failures, until ``max_retries`` automatic
   retries are used, with ``jobs.retries`` backoff) or → dead_letter. A retry is the same workset submitted
   again: the backend skips the steps that succeeded and resumes from the failed one.
+- ``cancel_run``: stops a cancelled workset's run on its cluster and records it (``run_stopped_at``, an audit
+  event), once. Sent after the cancel commits; ``stop_cancelled_runs`` (every poll) stops those whose message
+  was lost.
 
 Every function is safe to run twice or concurrently: the workset row is locked (``select_for_update``) while
 its changes are written, and each state change is a conditional update.
@@ -16,6 +19,7 @@ its changes are written, and each state change is a conditional update.
 
 from __future__ import annotations
 
+import logging
 import random
 import shutil
 from datetime import datetime, timedelta
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from jobs import live, retries
@@ -37,10 +42,12 @@ from jobs.notifications.services import notify
 from jobs.pipelines import UnknownPipeline
 from tenants.access import current_tenant
 from tenants.models import Bucket, UsageRecord
+from tenants.services.audit import record_event
 from tenants.services.billing import rate_card_for, unit_price
 from tenants.services.usage import record_usage
 from tenants.storage import ObjectNotFound, StorageError
 
+log = logging.getLogger(__name__)
 EXCERPT_BYTES = 16_384
 SECONDS_PER_HOUR = Decimal(3600)
 
@@ -312,10 +319,39 @@ def diagnosis_report(workset: Workset) -> dict | None:
 # --- cancel ---
 
 
-def cancel_run(workset: Workset) -> None:
-    """Stop the backend's run of a cancelled workset (idempotent)."""
-    if workset.run_handle:
-        backend_of(workset).cancel(workset.run_handle)
+CANCELLED_RUNS = Q(state=State.CANCELLED) | Q(state=State.ARCHIVED, archived_from=State.CANCELLED)
+
+
+def cancel_run(workset: Workset) -> bool:
+    """Stop the backend's run of a cancelled workset and record it, once. True when this call recorded the
+    stop; safe to repeat (a run already stopped is not asked again, one already gone is fine)."""
+    if workset.run_stopped_at or not workset.run_handle:
+        return False
+    if not Workset.objects.filter(CANCELLED_RUNS, pk=workset.pk).exists():
+        return False
+    backend_of(workset).cancel(workset.run_handle)
+    with transaction.atomic():
+        unstopped = Workset.objects.filter(pk=workset.pk, run_stopped_at__isnull=True)
+        if not unstopped.update(run_stopped_at=timezone.now()):
+            return False
+        record_event(
+            "workset.run_stopped", tenant=current_tenant(), target=workset.code, cluster=workset.cluster
+        )
+    return True
+
+
+def stop_cancelled_runs() -> list[str]:
+    """The catch-up of ``cancel_run_task``: cancelled worksets whose run was never stopped on its cluster
+    (the cancel's message was lost while the broker was down) are stopped now. Returns their codes."""
+    stopped = []
+    pending = Workset.objects.filter(CANCELLED_RUNS, run_stopped_at__isnull=True).exclude(run_handle={})
+    for workset in pending:
+        try:
+            if cancel_run(workset):
+                stopped.append(workset.code)
+        except (BackendUnavailable, Cluster.DoesNotExist) as error:  # tried again at the next poll
+            log.warning("The run of cancelled %s not stopped: %s", workset.code, error)
+    return stopped
 
 
 # --- parts ---

@@ -126,6 +126,9 @@ class Workset(models.Model):
     cluster = models.CharField(max_length=100, blank=True, help_text="The cluster the dispatcher chose.")
     dispatch_reason = models.CharField(max_length=500, blank=True)
     run_handle = models.JSONField(default=dict, blank=True, help_text="The execution backend's handle.")
+    run_stopped_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run of a cancelled workset was stopped on its cluster."
+    )
     current_step = models.CharField(max_length=64, blank=True)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the plan's steps done.")
     polled_at = models.DateTimeField(null=True, blank=True)

@@ -207,8 +207,8 @@ def _submit(tenant: Tenant, workset: Workset, *, actor) -> None:
 def _after_commit(schema: str, task, *args) -> None:
     """Send ``task`` once committed. A broker that is down (Redis restarting) must not turn a stored change
     into an error: the failure is logged and the periodic tasks catch up (``dispatch_task`` places every
-    queued workset, ``poll_runs_task`` starts a dispatched one whose start was lost). A cancel's stop of
-    the run (``cancel_run_task``) has no such catch-up yet: the log line is all that is left of it."""
+    queued workset; beat's polls start a dispatched one whose start was lost and stop the run of a cancelled
+    one whose ``cancel_run_task`` was lost, ``jobs.execution.stop_cancelled_runs``)."""
     transaction.on_commit(lambda: send_in_schema(schema, task, *args), robust=True)
 
 

@@ -46,7 +46,9 @@ def start_workset_task(code: str) -> str:
 @app.task(name="jobs.poll_runs_task", acks_late=True, time_limit=300)
 def poll_runs_task() -> int:
     """Public schema, every RUNYARD_POLL_SECONDS: one poll per tenant that has placed worksets, and a
-    start for any dispatched workset whose start message was lost (a worker died holding it)."""
+    start for any dispatched workset whose start message was lost (a worker died holding it). Beat also
+    sends ``poll_tenant_runs_task`` to every tenant each minute, for tenants with nothing placed whose
+    cancelled run still waits to be stopped."""
     from jobs.catalog.models import QueueEntry
 
     schemas = QueueEntry.objects.placed().values_list("tenant__schema_name", flat=True).distinct()
@@ -57,10 +59,11 @@ def poll_runs_task() -> int:
 
 @app.task(name="jobs.poll_tenant_runs_task", acks_late=True, time_limit=600)
 def poll_tenant_runs_task() -> dict[str, str]:
-    from jobs.execution import poll_run, start_run
+    """Follow the tenant's running worksets, and stop the runs of cancelled ones whose stop was lost."""
+    from jobs.execution import poll_run, start_run, stop_cancelled_runs
     from jobs.models import State, Workset
 
-    states = {}
+    states = dict.fromkeys(stop_cancelled_runs(), "stopped")
     for workset in Workset.objects.filter(state__in=(State.DISPATCHED, State.RUNNING)):
         run = start_run if workset.state == State.DISPATCHED else poll_run
         try:
@@ -72,10 +75,9 @@ def poll_tenant_runs_task() -> dict[str, str]:
 
 
 @app.task(name="jobs.cancel_run_task", acks_late=True, time_limit=120)
-def cancel_run_task(code: str) -> None:
+def cancel_run_task(code: str) -> bool:
     from jobs.execution import cancel_run
     from jobs.models import Workset
 
     workset = Workset.objects.filter(code=code).first()
-    if workset is not None:
-        cancel_run(workset)
+    return cancel_run(workset) if workset is not None else False

@@ -272,6 +272,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Execution: place queued worksets (also sent on every submit and finished run), follow running ones.
     "dispatch": {"task": "jobs.dispatch_task", "schedule": float(RUNYARD_DISPATCH_SECONDS)},
     "poll-runs": {"task": "jobs.poll_runs_task", "schedule": float(RUNYARD_POLL_SECONDS)},
+    # Also in tenants with nothing placed: a cancelled run whose stop message was lost is stopped.
+    "poll-runs-in-every-tenant": {
+        "task": "portal.fan_out_to_tenants",
+        "schedule": 60.0,
+        "args": ["jobs.poll_tenant_runs_task"],
+    },
     "resend-overdue-notifications": {
         "task": "portal.fan_out_to_tenants",
         "schedule": 300.0,
