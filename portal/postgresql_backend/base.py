@@ -12,7 +12,6 @@ role, so SQL that resets the role is not stopped: this guards against code namin
 """
 
 import psycopg
-from django.db import DatabaseError
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from psycopg import sql
 
@@ -58,4 +57,4 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         if with_role.error is not None and not aborted:
             # In an aborted transaction only a rollback can run next, so django-tenants' silence is right
             # there; otherwise the role was refused (e.g. it does not exist): never go on without it.
-            raise DatabaseError(f"could not switch to the tenant's database role: {with_role.error}")
+            raise with_role.error

@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.db.utils import ProgrammingError
+from django.db.utils import DatabaseError, ProgrammingError
 from django.test import override_settings
 from django_tenants.utils import schema_context, tenant_context
 
@@ -93,6 +93,9 @@ def test_a_tenant_made_before_roles_gets_its_role_at_the_next_migrate(world):
     with override_settings(RUNYARD_TENANT_ROLES=False):
         make_tenant("legacy")
     assert _schema_owner("legacy") == "postgres"
+    # its role is missing: refused, never run as the login role instead
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic(), schema_context("legacy"):
+        _one("SELECT count(*) FROM legacy.jobs_workset")
     call_command("migrate_schemas", schema_name="legacy", interactive=False, stdout=StringIO())
     role = tenant_role("legacy")
     assert _schema_owner("legacy") == role
