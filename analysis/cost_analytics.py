@@ -17,12 +17,14 @@ Two paths give the same rows:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -34,6 +36,8 @@ STORED_KEYS = {"day", "team_name", "model_name", "provider", "gpu_type"}
 MEASURE_COLUMNS = ["gpu_hours", "cost", "unpriced_gpu_hours", "provisional_cost", "jobs_started"]
 HISTORY_DAYS = 56  # the forecast's history: eight weeks
 ADVICE_MAX_JOBS = 200_000  # savings advice reads job by job; beyond this the newest are kept
+ADVICE_CACHE_SECONDS = 600
+ADVICE_VERSION = 1  # raise when ``analysis.costs.recommendations`` changes what it answers on the same inputs
 CLOSED_STATUSES = tuple(status for status in STATUSES if status not in OPEN_STATUSES)
 _SQL_COLUMN = {
     "job_id": "job_id",
@@ -233,11 +237,16 @@ def budget_burn(today: date) -> pd.DataFrame:
     return budget.budget_burn(rows(CostQuery(first, today), ["day", "team"]), team_budgets(), today=today)
 
 
-def cost_forecast(today: date, horizon: int = forecast.HORIZON_DAYS):
+def forecast_history(today: date) -> pd.DataFrame:
+    """The rows the forecast from ``today`` is fitted on: the ``HISTORY_DAYS`` days before it, by day."""
+    return rows(CostQuery(today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)), ["day"])
+
+
+def cost_forecast(today: date, horizon: int = forecast.HORIZON_DAYS, history: pd.DataFrame | None = None):
     """The next ``horizon`` days' forecast from up to ``HISTORY_DAYS`` days before today: (days, total,
-    days of history used). Raises ``forecast.NotEnoughHistory`` with fewer than 14 days of history."""
-    history = rows(CostQuery(today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)), ["day"])
-    totals = forecast.daily_totals(history)
+    days of history used). Raises ``forecast.NotEnoughHistory`` with fewer than 14 days of history.
+    ``history``: ``forecast_history(today)`` already read, if the caller has it."""
+    totals = forecast.daily_totals(forecast_history(today) if history is None else history)
     return (
         forecast.forecast(totals, horizon=horizon, today=today),
         forecast.forecast_total(totals, horizon=horizon, today=today),
@@ -279,14 +288,36 @@ def _rates_frame(start: date, end: date) -> pd.DataFrame:
 def savings_advice(query: CostQuery) -> tuple[list[recommendations.Recommendation], bool]:
     """``recommendations.recommendations`` over the period's jobs: (advice, whether the jobs were cut
     at ``ADVICE_MAX_JOBS``, the newest kept). Rates of the weeks around the period are read, so the
-    cheapest day of a week is known at its edges."""
+    cheapest day of a week is known at its edges.
+
+    The jobs and rates are read on every call; the advice computed from them (hundreds of small pandas
+    steps, most of the dashboard's time) is cached under a digest of exactly those inputs, so an
+    ingest or a rate change that touches them gives a new key: a cached answer is never stale."""
     jobs = _jobs_frame(query, limit=ADVICE_MAX_JOBS + 1)
     cut = len(jobs) > ADVICE_MAX_JOBS
     jobs = jobs.iloc[:ADVICE_MAX_JOBS]
     rates = _rates_frame(query.start - timedelta(days=6), query.end + timedelta(days=6))
-    daily = proration.daily_costs(jobs, rates, now=query.now)
-    inside = (daily["day"] >= pd.Timestamp(query.start)) & (daily["day"] <= pd.Timestamp(query.end))
-    return recommendations.recommendations(daily[inside], jobs, rates, now=query.now), cut
+    key = _advice_key(query, jobs, rates)
+    advice = cache.get(key)
+    if advice is None:
+        daily = proration.daily_costs(jobs, rates, now=query.now)
+        inside = (daily["day"] >= pd.Timestamp(query.start)) & (daily["day"] <= pd.Timestamp(query.end))
+        advice = recommendations.recommendations(daily[inside], jobs, rates, now=query.now)
+        cache.set(key, advice, ADVICE_CACHE_SECONDS)
+    return advice, cut
+
+
+def _advice_key(query: CostQuery, jobs: pd.DataFrame, rates: pd.DataFrame) -> str:
+    """A digest of everything the advice is computed from: the period, the jobs and rates as read, and
+    ``now`` when a job is still open or has no end (the only jobs whose figures depend on it)."""
+    depends_on_now = bool(jobs["status"].isin(OPEN_STATUSES).any() or jobs["end_time"].isna().any())
+    digest = hashlib.sha256(f"{ADVICE_VERSION}|{query.start}|{query.end}".encode())
+    if depends_on_now:
+        digest.update(query.now.isoformat().encode())
+    for frame in (jobs, rates):
+        digest.update(f"{list(frame.columns)}|{len(frame)}".encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return f"cost-advice:{digest.hexdigest()}"
 
 
 def job_costs(query: CostQuery, *, limit: int = 500) -> pd.DataFrame:

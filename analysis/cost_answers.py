@@ -70,11 +70,12 @@ def budget_answer(today) -> dict:
     return {"month": f"{today:%Y-%m}", "today": today, "currency": "USD", "teams": teams}
 
 
-def forecast_answer(today) -> dict:
-    """The forecast as the API, the page and exports show it (``available`` False with the reason)."""
+def forecast_answer(today, history: pd.DataFrame | None = None) -> dict:
+    """The forecast as the API, the page and exports show it (``available`` False with the reason;
+    ``history``: ``cost_analytics.forecast_history(today)`` already read, if the caller has it)."""
     answer = {"label": "forecast", "method": forecast.METHOD, "history_days": 0, "total": None, "days": []}
     try:
-        days, total, history = cost_analytics.cost_forecast(today)
+        days, total, history_days = cost_analytics.cost_forecast(today, history=history)
     except forecast.NotEnoughHistory as exc:
         return {**answer, "available": False, "reason": str(exc)}
     points = [
@@ -97,7 +98,7 @@ def forecast_answer(today) -> dict:
         **answer,
         "available": True,
         "reason": "",
-        "history_days": history,
+        "history_days": history_days,
         "total": summary,
         "days": points,
     }

@@ -30,7 +30,8 @@ from analysis import cost_analytics, cost_exports
 from analysis.api.cost_serializers import CostQuerySerializer
 from analysis.cost_analytics import CostQuery
 from analysis.cost_answers import forecast_answer
-from analysis.costs import records
+from analysis.costs import records, rollups
+from analysis.costs.forecast import daily_totals
 from analysis.costs.records import OPEN_STATUSES
 from analysis.models import GpuJob, Team
 from tenants.services.usage_summary import month_summary
@@ -106,15 +107,36 @@ TABLES: dict[str, Callable[[CostQuery], pd.DataFrame]] = {  # each dashboard tab
 }
 
 
-def dashboard_tables(query: CostQuery) -> tuple[dict[str, pd.DataFrame], dict, bool]:
-    """Every table of the dashboard by ``TABLE_NAMES`` key (what the page draws and the files carry),
-    the forecast as the API answers it, and whether the advice read only the newest jobs."""
+@dataclass
+class Dashboard:
+    """What one view of the dashboard reads, each once: every table by ``TABLE_NAMES`` key (what the
+    page draws and the files carry), the period's total, the forecast as the API answers it with the
+    daily costs it was fitted on, and whether the advice read only the newest jobs."""
+
+    tables: dict[str, pd.DataFrame]
+    total: pd.Series
+    forecast: dict
+    forecast_history: pd.Series
+    advice_cut: bool
+
+
+def dashboard_tables(query: CostQuery) -> Dashboard:
+    """The period's rows are read once, by day, team and model, and every grouping of them is summed
+    from that frame (as ``cost_analytics.cost_by`` would sum them from the rows it reads itself)."""
+    period = cost_analytics.rows(query, ["day", "team", "model"])
     advice, cut = cost_analytics.savings_advice(query)
-    answer = forecast_answer(forecast_from(query))
-    tables = {key: read(query) for key, read in TABLES.items() if key not in ("forecast", "recommendations")}
-    tables["forecast"] = cost_exports.forecast_frame(answer)
-    tables["recommendations"] = cost_exports.recommendations_frame(advice)
-    return tables, answer, cut
+    start = forecast_from(query)
+    history = cost_analytics.forecast_history(start)
+    answer = forecast_answer(start, history=history)
+    tables = {
+        "by-team": rollups.cost_by(period, ["team"]),
+        "by-model": rollups.cost_by(period, ["model"]),
+        "by-day": rollups.trend(period, "day", ["team"]),
+        "budgets": TABLES["budgets"](query),
+        "forecast": cost_exports.forecast_frame(answer),
+        "recommendations": cost_exports.recommendations_frame(advice),
+    }
+    return Dashboard(tables, rollups.cost_by(period, []).iloc[0], answer, daily_totals(history), cut)
 
 
 def _figures(row) -> dict[str, Any]:
@@ -194,13 +216,13 @@ def _by_day(query: CostQuery, frame: pd.DataFrame) -> tuple[dict[str, Any], list
     return chart, rows
 
 
-def _forecast_chart(answer: dict, start: date) -> dict[str, Any]:
-    """The history the forecast was fitted on (a line), then the forecast with its band."""
+def _forecast_chart(answer: dict, start: date, history: pd.Series) -> dict[str, Any]:
+    """The history the forecast was fitted on (a line), then the forecast with its band (``history``:
+    the cost per day the forecast read)."""
     if not answer["available"]:
         return {}
     history_start = start - timedelta(days=answer["history_days"])
-    history = cost_analytics.trend(CostQuery(history_start, start - timedelta(days=1)), "day")
-    by_day = dict(zip(history["day"], history["cost"], strict=True))
+    by_day = history.to_dict()
     past = list(pd.date_range(history_start, start - timedelta(days=1), freq="D"))
     ahead = [point["day"] for point in answer["days"]]
     gap = [None] * len(ahead)
@@ -268,8 +290,8 @@ def _runyard_usage(tenant, query: CostQuery) -> dict[str, Any]:
 
 
 def _dashboard(query: CostQuery) -> dict[str, Any]:
-    tables, answer, cut = dashboard_tables(query)
-    total = cost_analytics.cost_by(query, []).iloc[0]
+    read = dashboard_tables(query)
+    tables, answer, total = read.tables, read.forecast, read.total
     by_day, by_day_rows = _by_day(query, tables["by-day"])
     chart_data = {
         "by_day": by_day,
@@ -277,7 +299,7 @@ def _dashboard(query: CostQuery) -> dict[str, Any]:
             "labels": list(tables["by-model"]["model_name"]),
             "values": [cost_exports.cents(v) for v in tables["by-model"]["cost"]],
         },
-        "forecast": _forecast_chart(answer, forecast_from(query)),
+        "forecast": _forecast_chart(answer, forecast_from(query), read.forecast_history),
     }
     return {
         "query": query,
@@ -298,7 +320,7 @@ def _dashboard(query: CostQuery) -> dict[str, Any]:
             key: money((answer["total"] or {}).get(key)) for key in ("total", "lower", "upper")
         },
         "advice": _advice_rows(tables["recommendations"]),
-        "advice_cut": cut,
+        "advice_cut": read.advice_cut,
         "chart_data": chart_data,
     }
 
@@ -401,7 +423,7 @@ def _stem(query: CostQuery, what: str) -> str:
 @_download
 def export_workbook(request):
     query = _valid_query(request)
-    tables, _, _ = dashboard_tables(query)
+    tables = dashboard_tables(query).tables
     sheets = {TABLE_NAMES[key]: frame for key, frame in tables.items()}
     return cost_exports.attachment(sheets, "xlsx", _stem(query, "dashboard"))
 
