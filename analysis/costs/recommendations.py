@@ -147,8 +147,8 @@ def cheaper_days(daily: pd.DataFrame, jobs: pd.DataFrame, rates: pd.DataFrame) -
 
 def _cheaper_days(team: str, rows: pd.DataFrame) -> Recommendation:
     saving, paid, hours = rows["saving"].sum(), rows["cost"].sum(), rows["gpu_hours"].sum()
-    iso = rows["day"].drop_duplicates().dt.isocalendar()
-    weeks = sorted({f"{year}-W{week:02d}" for year, week in zip(iso["year"], iso["week"], strict=True)})
+    iso = (day.isocalendar() for day in rows["day"].drop_duplicates())  # pandas' isocalendar: ~4 ms a call
+    weeks = sorted({f"{year}-W{week:02d}" for year, week, _ in iso})
     return Recommendation(
         "cheaper_days",
         _share_severity(saving, paid),
