@@ -50,6 +50,8 @@ from tenants.storage import ObjectNotFound, StorageError
 log = logging.getLogger(__name__)
 EXCERPT_BYTES = 16_384
 SECONDS_PER_HOUR = Decimal(3600)
+# Worksets whose run, if they have one, must be stopped: cancelled, or archived once cancelled.
+CANCELLED_RUNS = Q(state=State.CANCELLED) | Q(state=State.ARCHIVED, archived_from=State.CANCELLED)
 
 
 def backend_of(workset: Workset):
@@ -82,6 +84,7 @@ def start_run(workset: Workset) -> Workset:
     with transaction.atomic():
         workset = _locked(workset)
         if workset.state != State.DISPATCHED:
+            _stop_if_cancelled(workset, handle)
             return workset
         _ensure_steps(workset, run.plan.step_names())
         workset.transition_to(
@@ -94,6 +97,16 @@ def start_run(workset: Workset) -> Workset:
         )
         notify("started", workset=workset, cluster=workset.cluster)
     return workset
+
+
+def _stop_if_cancelled(workset: Workset, handle) -> None:
+    """Cancelled while its inputs were staged: the run just submitted has no one to follow it. Its handle is
+    kept and the run stopped after commit (or by the next poll, should that fail)."""
+    if workset.run_handle or not Workset.objects.filter(CANCELLED_RUNS, pk=workset.pk).exists():
+        return  # another start won the race and follows the run; or it never was a cancel
+    Workset.objects.filter(pk=workset.pk).update(run_handle=handle)
+    workset.run_handle = handle
+    transaction.on_commit(lambda: cancel_run(workset), robust=True)
 
 
 def _back_to_queue(workset: Workset, reason: str) -> Workset:
@@ -317,9 +330,6 @@ def diagnosis_report(workset: Workset) -> dict | None:
 
 
 # --- cancel ---
-
-
-CANCELLED_RUNS = Q(state=State.CANCELLED) | Q(state=State.ARCHIVED, archived_from=State.CANCELLED)
 
 
 def cancel_run(workset: Workset) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django_tenants.utils import tenant_context
 
-from jobs.backends.local import LocalBackend, group_alive
+from jobs.backends.local import LocalBackend, group_alive, run_directory, supervisor_alive
 from jobs.models import State, Workset
 from jobs.tasks import poll_tenant_runs_task, send_in_schema
 from tenants.models import AuditEvent
@@ -52,5 +52,33 @@ def test_a_running_worksets_cancel_lost_with_the_broker_is_stopped_once_by_the_p
     with tenant_context(world.tenant):
         stopped = Workset.objects.get(code=code)
     assert stopped.state == State.CANCELLED and stopped.run_stopped_at is not None
+    events = AuditEvent.objects.filter(tenant=world.tenant, target=code, action="workset.run_stopped")
+    assert events.count() == 1
+
+
+def test_a_workset_cancelled_while_its_inputs_are_staged_has_the_run_it_then_started_stopped(
+    world, alice, local_cluster, inputs, submit, drive, settings, monkeypatch
+):
+    """The start stages inputs (minutes for large FASTQs) before it submits; a cancel meanwhile must not
+    leave a run that no workset follows."""
+    from jobs import execution
+
+    settings.RUNYARD_TEST_PIPELINE_SECONDS = 60
+    stage = execution.stage_inputs
+
+    def staged_while_alice_cancels(bucket, run, work_dir):
+        response = alice.post(f"/api/v1/worksets/{run.workset_code}/cancel", {}, format="json")
+        assert response.status_code == 200 and response.json()["state"] == "cancelled"
+        return stage(bucket, run, work_dir)
+
+    monkeypatch.setattr(execution, "stage_inputs", staged_while_alice_cancels)
+    code = submit(run_spec(inputs[:1], "test_help"))
+    cancelled = drive(code, until={State.CANCELLED})
+
+    run_dir = run_directory(settings.RUNYARD_HOME, world.tenant.schema_name, code)
+    assert LocalBackend().poll({"backend": "local", "run_dir": str(run_dir)}).state == "cancelled"
+    assert not supervisor_alive(run_dir)
+    assert cancelled.run_handle["run_dir"] == str(run_dir)
+    assert cancelled.run_stopped_at is not None
     events = AuditEvent.objects.filter(tenant=world.tenant, target=code, action="workset.run_stopped")
     assert events.count() == 1
