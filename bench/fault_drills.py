@@ -196,17 +196,12 @@ class Answer:
     started: float  # time.monotonic() when it was sent
 
 
-@dataclass
-class RequestLoop:
-    """API list and page, one after the other, for as long as it runs; every answer kept."""
+class Background:
+    """``_run`` on a thread of its own while the ``with`` block lasts; ``_stop`` tells it to end."""
 
-    port: int
-    token: str
-    cookie: str
-    phase: str = "baseline"
-    answers: list[Answer] = field(default_factory=list)
+    join_seconds = 30
 
-    def __post_init__(self):
+    def _prepare_thread(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -216,7 +211,24 @@ class RequestLoop:
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._thread.join(30)
+        self._thread.join(self.join_seconds)
+
+    def _run(self):
+        raise NotImplementedError
+
+
+@dataclass
+class RequestLoop(Background):
+    """API list and page, one after the other, for as long as it runs; every answer kept."""
+
+    port: int
+    token: str
+    cookie: str
+    phase: str = "baseline"
+    answers: list[Answer] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._prepare_thread()
 
     def _run(self):
         import httpx
@@ -247,23 +259,16 @@ class RequestLoop:
         )
 
 
-class ChatSocket:
+class ChatSocket(Background):
     """One chat websocket held open; when closed, it reconnects every 0.25 s until ``ready`` again."""
+
+    join_seconds = 15
 
     def __init__(self, port: int, cookie: str):
         self.port, self.cookie = port, cookie
         self.ready = threading.Event()
         self.closed_at: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(15)
+        self._prepare_thread()
 
     def _run(self):
         while not self._stop.is_set():
