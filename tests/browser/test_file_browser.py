@@ -38,6 +38,8 @@ def open_files_in_a_new_folder(page: Page, server) -> str:
     sign_in(page, server, "alice@example.com")
     page.get_by_role("link", name="Files", exact=True).click()
     expect(page).to_have_url(server.url("alpha", "/files/"))
+    # the script has wired the page once it drew the first listing (before, a click submits the bare form)
+    expect(page.get_by_test_id("files-table")).not_to_contain_text("Loading…")
     folder = f"run-{uuid4().hex[:8]}"
     page.get_by_placeholder("New folder name").fill(folder)
     page.get_by_role("button", name="Create folder").click()
