@@ -48,36 +48,14 @@ def check_storage() -> None:
         if not (root.is_dir() and os.access(root, os.W_OK)):
             raise RuntimeError(f"the storage directory {root} is missing or not writable")
         return
-    client = _s3_client()
+    from tenants.storage import s3_config
+
+    client = s3_config().client(probe_seconds=CHECK_TIMEOUT_SECONDS)  # one short attempt: never hang
     bucket = _known_bucket()
     if bucket:
         client.head_bucket(Bucket=bucket)
     else:
         client.list_buckets()
-
-
-def _s3_client():
-    """Like the storage's client, but one attempt with short timeouts: a probe must not hang."""
-    import boto3
-    from botocore.config import Config
-
-    from tenants.storage import s3_config
-
-    config = s3_config()
-    return boto3.client(
-        "s3",
-        endpoint_url=config.endpoint_url,
-        region_name=config.region,
-        aws_access_key_id=config.access_key_id,
-        aws_secret_access_key=config.secret_access_key,
-        config=Config(
-            connect_timeout=CHECK_TIMEOUT_SECONDS,
-            read_timeout=CHECK_TIMEOUT_SECONDS,
-            retries={"total_max_attempts": 1},
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if config.endpoint_url else "auto"},
-        ),
-    )
 
 
 def _known_bucket() -> str | None:

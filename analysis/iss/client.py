@@ -49,7 +49,7 @@ from urllib.parse import quote
 
 import httpx
 
-from portal.lib.secrets import SecretUnavailable, SecretUnreachable, read_aws_secret
+from portal.lib.secrets import aws_secret_source
 
 log = logging.getLogger(__name__)
 
@@ -149,20 +149,15 @@ def secret_from_aws_secrets_manager(
     secret_id: str, region: str, endpoint_url: str | None = None, *, key: str = "client_secret"
 ) -> Callable[[], str]:
     """A secret source for ``IssConfig``: a plain SecretString, or the ``key`` field of a JSON one."""
-
-    def fetch() -> str:
-        try:
-            return read_aws_secret(secret_id, region=region, endpoint_url=endpoint_url, field=key)
-        except SecretUnreachable as error:
-            raise IssUnreachable(
-                f"Could not reach Secrets Manager for {secret_id!r}: {error.cause}"
-            ) from None
-        except SecretUnavailable as error:
-            if error.field is not None:
-                raise IssAuthError(f"The ISS secret has no {key!r} field") from None
-            raise IssAuthError(f"Could not read the ISS client secret {secret_id!r} ({error.code})") from None
-
-    return fetch
+    return aws_secret_source(
+        secret_id,
+        region=region,
+        endpoint_url=endpoint_url,
+        field=key,
+        name="ISS client secret",
+        unreachable=IssUnreachable,
+        refused=IssAuthError,
+    )
 
 
 class TokenCache:

@@ -1,15 +1,14 @@
 """From a tenant's ``IssConnection`` (operators' configuration) to a ready ``IssClient``.
 
-Clients are kept per connection for the life of the process, so the OAuth2 token they cache is reused by
-every request of the tenant instead of being fetched per page; changing the connection in the admin
-(``updated`` moves) builds a new client on the next call.
+Clients are kept per connection for the life of the process (portal.lib.client_cache), so the OAuth2 token
+they cache is reused by every request of the tenant instead of being fetched per page; changing the
+connection in the admin builds a new client on the next call.
 """
 
 from __future__ import annotations
 
-import threading
-
 from analysis.iss.client import IssAuthError, IssClient, IssConfig, IssError, secret_from_aws_secrets_manager
+from portal.lib.client_cache import ClientCache
 from portal.lib.secrets import env_variable, secret_from_settings
 from tenants.models import IssConnection
 
@@ -21,8 +20,7 @@ class IssNotConfigured(IssError):
     """The tenant has no enabled ISS connection."""
 
 
-_clients: dict[int, tuple[object, IssClient]] = {}
-_lock = threading.Lock()
+_clients = ClientCache()
 
 
 def connection_for(tenant) -> IssConnection | None:
@@ -38,16 +36,7 @@ def iss_client_for(tenant) -> IssClient:
 
 
 def client_for_connection(connection: IssConnection) -> IssClient:
-    version = (connection.updated, connection.tenant.slug)
-    with _lock:
-        cached = _clients.get(connection.pk)
-        if cached and cached[0] == version:
-            return cached[1]
-        client = IssClient(config_for(connection))
-        _clients[connection.pk] = (version, client)
-    if cached:
-        cached[1].close()
-    return client
+    return _clients.client_for(connection, lambda: IssClient(config_for(connection)))
 
 
 def config_for(connection: IssConnection) -> IssConfig:

@@ -1,23 +1,17 @@
 """From a tenant's ``HwaConnection`` (operators' configuration) to a ready ``HwaClient``.
 
-Clients are kept per connection for the life of the process, so their connection pool is reused; changing
-the connection in the admin (``updated`` moves) builds a new client on the next call.
+Clients are kept per connection for the life of the process (portal.lib.client_cache), so their connection
+pool is reused; changing the connection in the admin builds a new client on the next call.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from jobs.automation.client import HwaAuthError, HwaClient, HwaConfig, HwaError, HwaUnreachable
 from jobs.automation.models import HwaConnection
-from portal.lib.secrets import (
-    SecretUnavailable,
-    SecretUnreachable,
-    env_variable,
-    read_aws_secret,
-    secret_from_settings,
-)
+from portal.lib.client_cache import ClientCache
+from portal.lib.secrets import aws_secret_source, env_variable, secret_from_settings
 
 MAX_CONNECT_TIMEOUT = 3.0
 SECRET_PREFIX = "HWA_PASSWORD"  # noqa: S105 - a variable name, not a secret
@@ -27,8 +21,7 @@ class HwaNotConfigured(HwaError):
     """The tenant has no enabled HWA connection."""
 
 
-_clients: dict[int, tuple[object, HwaClient]] = {}
-_lock = threading.Lock()
+_clients = ClientCache()
 
 
 def connection_for(tenant) -> HwaConnection | None:
@@ -36,16 +29,7 @@ def connection_for(tenant) -> HwaConnection | None:
 
 
 def client_for_connection(connection: HwaConnection) -> HwaClient:
-    version = (connection.updated, connection.tenant.slug)
-    with _lock:
-        cached = _clients.get(connection.pk)
-        if cached and cached[0] == version:
-            return cached[1]
-        client = HwaClient(config_for(connection))
-        _clients[connection.pk] = (version, client)
-    if cached:
-        cached[1].close()
-    return client
+    return _clients.client_for(connection, lambda: HwaClient(config_for(connection)))
 
 
 def config_for(connection: HwaConnection) -> HwaConfig:
@@ -94,19 +78,12 @@ def _secret_source(connection: HwaConnection) -> Callable[[], str]:
 
 
 def _from_aws(connection: HwaConnection) -> Callable[[], str]:
-    secret_id, region = connection.aws_secret_id, connection.aws_region
-    endpoint, key = connection.aws_endpoint_url or None, connection.aws_secret_key or "password"
-
-    def fetch() -> str:
-        try:
-            return read_aws_secret(secret_id, region=region, endpoint_url=endpoint, field=key)
-        except SecretUnreachable as error:
-            raise HwaUnreachable(
-                f"Could not reach Secrets Manager for {secret_id!r}: {error.cause}"
-            ) from None
-        except SecretUnavailable as error:
-            if error.field is not None:
-                raise HwaAuthError(f"The HWA secret has no {key!r} field") from None
-            raise HwaAuthError(f"Could not read the HWA secret {secret_id!r} ({error.code})") from None
-
-    return fetch
+    return aws_secret_source(
+        connection.aws_secret_id,
+        region=connection.aws_region,
+        endpoint_url=connection.aws_endpoint_url or None,
+        field=connection.aws_secret_key or "password",
+        name="HWA secret",
+        unreachable=HwaUnreachable,
+        refused=HwaAuthError,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 
 
 class SecretError(Exception):
@@ -55,6 +56,32 @@ def read_aws_secret(
             f"could not reach Secrets Manager for {secret_id!r}: {error}", cause=error
         ) from None
     return _field_of(value, field, allow_empty=allow_empty)
+
+
+def aws_secret_source(
+    secret_id: str,
+    *,
+    region: str,
+    endpoint_url: str | None,
+    field: str,
+    name: str,
+    unreachable: type[Exception],
+    refused: type[Exception],
+) -> Callable[[], str]:
+    """A connector's secret source: reads ``secret_id`` (its ``field`` when JSON) at every call, and turns
+    failures into the connector's own ``unreachable`` / ``refused`` errors, naming its secret ``name``."""
+
+    def fetch() -> str:
+        try:
+            return read_aws_secret(secret_id, region=region, endpoint_url=endpoint_url, field=field)
+        except SecretUnreachable as error:
+            raise unreachable(f"Could not reach Secrets Manager for {secret_id!r}: {error.cause}") from None
+        except SecretUnavailable as error:
+            if error.field is not None:
+                raise refused(f"The {name} has no {field!r} field") from None
+            raise refused(f"Could not read the {name} {secret_id!r} ({error.code})") from None
+
+    return fetch
 
 
 def _field_of(value: str, field: str, *, allow_empty: bool) -> str:

@@ -55,8 +55,19 @@ class S3Config:
     access_key_id: str | None = None
     secret_access_key: str | None = None
 
-    def client(self):
-        """A boto3 client; without keys, boto3's own chain (environment, instance role) applies."""
+    def client(self, *, probe_seconds: float | None = None):
+        """A boto3 client; without keys, boto3's own chain (environment, instance role) applies.
+
+        ``probe_seconds``: for a health probe, one attempt with that connect and read timeout (a probe must
+        not hang or retry); otherwise botocore's standard retries with backoff."""
+        if probe_seconds is None:
+            timing = {"retries": {"mode": "standard", "max_attempts": 5}}
+        else:
+            timing = {
+                "retries": {"total_max_attempts": 1},
+                "connect_timeout": probe_seconds,
+                "read_timeout": probe_seconds,
+            }
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -64,9 +75,9 @@ class S3Config:
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
             config=Config(
-                retries={"mode": "standard", "max_attempts": 5},
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if self.endpoint_url else "auto"},
+                **timing,
             ),
         )
 
