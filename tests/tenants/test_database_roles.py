@@ -14,6 +14,7 @@ from django.db.utils import DatabaseError, ProgrammingError
 from django.test import override_settings
 from django_tenants.utils import schema_context, tenant_context
 
+from jobs.models import Workset
 from tenants.database_roles import tenant_role
 from tests.builders import make_tenant
 
@@ -50,14 +51,15 @@ def _objects_not_owned_by(schema: str, role: str) -> list[str]:
 def test_raw_sql_naming_another_tenants_schema_is_refused_by_postgresql(world):
     with tenant_context(world.tenant):
         assert _one("SELECT current_user") == tenant_role("alpha")
-        assert _one("SELECT count(*) FROM alpha.jobs_workset") >= 0  # its own schema, named outright
+        # its own schema, named outright: the rows the ORM sees
+        assert _one("SELECT count(*) FROM alpha.jobs_workset") == Workset.objects.count()
         assert _one("SELECT count(*) FROM public.tenants_membership") > 0  # the shared tables
         assert "permission denied for schema beta" in _refused("SELECT count(*) FROM beta.jobs_workset")
         assert "permission denied" in _refused("DELETE FROM beta.chat_conversation")
     with schema_context("beta"):  # commands and tasks that name only the schema
         assert _one("SELECT current_user") == tenant_role("beta")
         assert "permission denied for schema alpha" in _refused("SELECT count(*) FROM alpha.jobs_workset")
-    assert _one("SELECT current_user") == "postgres"  # public schema: the login role
+    assert _one("SELECT current_user") == _one("SELECT session_user")  # public schema: the login role
 
 
 def test_a_request_runs_as_its_tenants_role(world, client_for):
@@ -92,7 +94,7 @@ def test_onboarding_hands_the_new_schema_and_everything_in_it_to_its_own_role(wo
 def test_a_tenant_made_before_roles_gets_its_role_at_the_next_migrate(world):
     with override_settings(RUNYARD_TENANT_ROLES=False):
         make_tenant("legacy")
-    assert _schema_owner("legacy") == "postgres"
+    assert _schema_owner("legacy") == _one("SELECT session_user")
     # its role is missing: refused, never run as the login role instead
     with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic(), schema_context("legacy"):
         _one("SELECT count(*) FROM legacy.jobs_workset")
