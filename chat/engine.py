@@ -128,21 +128,26 @@ def start(turn: Turn, publish: Publish) -> asyncio.Task:
 
 class Stream:
     """The reply being written: text published at most every SEND_SECONDS (pieces that arrive sooner go
-    out together, so a fast model cannot flood the channel layer), other events at once, and the text
-    stored every FLUSH_SECONDS."""
+    out together, so a fast model cannot flood the channel layer; held text goes out SEND_SECONDS after the
+    last piece even if nothing follows, as when a model stalls), other events at once, and the text stored
+    every FLUSH_SECONDS."""
 
     def __init__(self, turn: Turn, publish: Publish):
         self.turn, self.publish = turn, publish
         self.content, self.lookups, self.pending, self.notice = "", [], [], ""
         self._stored = self._sent = time.monotonic()
         self._unsent_from = 0  # where the text not yet published starts
+        self._held: asyncio.Task | None = None  # publishes held text once SEND_SECONDS have passed
 
     async def emit(self, event: dict) -> None:
         kind = event.get("type")
         if kind == "delta" and event.get("text"):
             self.content += event["text"]
-            if time.monotonic() - self._sent >= SEND_SECONDS:
+            waited = time.monotonic() - self._sent
+            if waited >= SEND_SECONDS:
                 await self.send_text()
+            elif self._held is None:
+                self._held = asyncio.get_running_loop().create_task(self._send_held(SEND_SECONDS - waited))
             await self._store_now_and_then()
         elif kind == "lookup":
             self.lookups.append(event["card"])
@@ -155,10 +160,22 @@ class Stream:
 
     async def send_text(self) -> None:
         """Publish the text that arrived since the last piece went out, with its offset."""
-        self._sent = time.monotonic()
+        if self._held is not asyncio.current_task():
+            self.drop_held()  # still waiting: this send takes its text
+        self._held, self._sent = None, time.monotonic()
         if len(self.content) > self._unsent_from:
             offset, self._unsent_from = self._unsent_from, len(self.content)
             await self._send({"type": "delta", "offset": offset, "text": self.content[offset:]})
+
+    def drop_held(self) -> None:
+        """Forget the held send: its text goes out with the caller's send, or not at all (a failed reply)."""
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
+
+    async def _send_held(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.send_text()
 
     async def restart(self, notice: str) -> None:
         """Drop the text so far (a model that failed midway) and say why; the cards stay, they happened."""
@@ -198,6 +215,7 @@ async def answer(turn: Turn, publish: Publish, *, pause: float = PAUSE) -> Messa
     except Exception:
         log.exception("Chat reply %s failed", turn.reply_id)
         outcome = "failed"
+        stream.drop_held()
         finished = await _in_tenant(turn, services.fail_reply, turn.reply_id, FAILED)
     CHAT_ANSWER_LATENCY.labels(tenant_label(turn.ctx.tenant), outcome).observe(time.perf_counter() - started)
     if finished is not None:
