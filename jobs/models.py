@@ -139,6 +139,9 @@ class Workset(models.Model):
     failure_class = models.CharField(max_length=20, blank=True)
     diagnosis = models.JSONField(default=dict, blank=True, help_text="The diagnosis of the last failure.")
     results_prefix = models.CharField(max_length=500, blank=True)
+    profiles_searched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its results were searched for profiler output."
+    )
     submitted_by = user_link()
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"

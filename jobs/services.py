@@ -147,7 +147,10 @@ def approve_workset(tenant: Tenant, workset: Workset, *, actor) -> Workset:
 def release_held_worksets(tenant: Tenant, *, actor=None) -> list[str]:
     """After a billing hold ends, queue what it held; worksets that still need an owner's approval wait.
 
-    Runs in the tenant's schema (``jobs.release_held_worksets_task``); a second run finds nothing to move."""
+    Runs in the tenant's schema (``jobs.release_held_worksets_task``): sent when the hold ends, and by beat
+    every minute in every tenant, in case that send was lost; a second run finds nothing to move."""
+    if not Workset.objects.filter(state=State.BILLING_HOLD).exists():
+        return []
     try:
         check_quota(tenant, "submission")
     except QuotaExceeded:  # still on hold, or approval required: nothing moves by itself

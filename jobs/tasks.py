@@ -18,7 +18,8 @@ def send_in_schema(schema: str, task, *args) -> None:
 
 @app.task(name="jobs.release_held_worksets_task", acks_late=True, time_limit=300)
 def release_held_worksets_task() -> list[str]:
-    """Sent when a tenant's billing hold ends: queue the worksets it held."""
+    """Sent when a tenant's billing hold ends, and by beat each minute in every tenant (the first send may be
+    lost): queue the worksets a hold that has ended still holds."""
     from jobs.services import release_held_worksets
 
     return release_held_worksets(connection.tenant)

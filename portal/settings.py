@@ -283,6 +283,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 300.0,
         "args": ["notifications.resend_overdue_task"],
     },
+    # Catch-ups of sends lost while the broker was away (each run finds nothing to do when none was).
+    "release-held-worksets": {
+        "task": "portal.fan_out_to_tenants",
+        "schedule": 60.0,
+        "args": ["jobs.release_held_worksets_task"],
+    },
+    "resume-signups": {"task": "tenants.resume_signups_task", "schedule": 60.0},
     "resend-waiting-uploads": {
         "task": "portal.fan_out_to_tenants",
         "schedule": 60.0,

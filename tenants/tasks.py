@@ -11,10 +11,22 @@ def ping_task() -> dict:
 
 @app.task(name="tenants.provision_signup_task", acks_late=True, time_limit=300, soft_time_limit=240)
 def provision_signup_task(signup_code: str) -> str:
-    """Self-service sign-up, after the email is verified. A second run of a handled signup does nothing."""
+    """Self-service sign-up, after the email is verified. A second run of a handled signup does nothing;
+    one killed at ``time_limit`` is queued again by ``resume_signups_task``."""
     from tenants.services.signup import provision_signup
 
     return provision_signup(signup_code).state
+
+
+@app.task(name="tenants.resume_signups_task", acks_late=True, time_limit=120)
+def resume_signups_task() -> list[str]:
+    """Beat, each minute: provision the verified signups whose first send was lost, or whose run died."""
+    from django_tenants.utils import schema_context
+
+    from tenants.services.signup import resume_signups
+
+    with schema_context("public"):
+        return resume_signups()
 
 
 @app.task(name="tenants.measure_storage_task", acks_late=True, time_limit=3600, soft_time_limit=3500)

@@ -43,6 +43,7 @@ PUBLIC_TASKS = {
     "jobs.check_clusters_task": "checks the clusters of the catalogue, which serve every tenant",
     "tenants.close_month_task": "issues every customer's invoice on the 1st (public billing tables)",
     "tenants.provision_signup_task": "turns a verified sign-up into a new tenant; the code names a sign-up",
+    "tenants.resume_signups_task": "sends again the provisioning of verified sign-ups (public sign-up table)",
 }
 
 

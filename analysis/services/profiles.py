@@ -22,7 +22,7 @@ from analysis import live
 from analysis.models import Profile, Source, State
 from analysis.profiles import detect, store
 from analysis.profiles.model import ProfileFormatError
-from jobs.models import new_code
+from jobs.models import Workset, new_code
 from portal.metrics import PARSE_DURATION, tenant_label
 from tenants.access import current_tenant
 from tenants.services.audit import record_event
@@ -139,9 +139,14 @@ def import_result_file(workset, key: str, *, actor, name: str = "") -> Profile:
 
 def find_result_profiles(workset, *, limit: int = MAX_RESULT_FILES) -> list[Profile]:
     """Profiles of the profiler files among a completed workset's results (judged by content, as uploads
-    are), each imported once: a second call adds none. Called when a workset completes."""
-    if not workset.results_prefix:
-        return []
+    are), each imported once: a second call adds none. Called when a workset completes, and by the resend
+    sweep for a completed workset whose search never ran (``profiles_searched_at`` still empty)."""
+    found = _find_in_results(workset, limit) if workset.results_prefix else []
+    Workset.objects.filter(pk=workset.pk).update(profiles_searched_at=timezone.now())
+    return found
+
+
+def _find_in_results(workset, limit: int) -> list[Profile]:
     known = set(
         Profile.objects.filter(source=Source.WORKSET, source_ref=workset.code).values_list(
             "raw_key", flat=True

@@ -25,6 +25,7 @@ class Signup(models.Model):
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When provisioning last started.")
     ready_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 VERIFY_SALT = "runyard.signup.verify"
 VERIFY_MAX_AGE = timedelta(days=3)
+RESEND_AT_MOST = 100  # per sweep; the next sweep takes the rest
 
 
 class InvalidSignupLink(ValidationError):
@@ -69,26 +70,57 @@ def verify_signup(token: str) -> Signup:
 
 def provision_signup(code) -> Signup:
     """Onboard the workspace of a verified signup. Claimed by a conditional update, so a second run
-    (or a second worker) finds nothing queued and does nothing."""
+    (or a second worker) finds nothing queued and does nothing. The workspace and the signup's ready state
+    commit together: a run that dies half-way leaves no workspace, and ``resume_signups`` queues it again."""
     claimed = Signup.objects.filter(code=code, state=Signup.State.QUEUED).update(
-        state=Signup.State.PROVISIONING
+        state=Signup.State.PROVISIONING, claimed_at=timezone.now()
     )
     signup = Signup.objects.select_related("user").get(code=code)
     if not claimed:
         return signup
     try:
-        tenant = onboard_tenant(
-            signup.organisation, slug=signup.slug, owner_email=signup.email, actor=signup.user
-        )
+        with transaction.atomic():
+            tenant = onboard_tenant(
+                signup.organisation, slug=signup.slug, owner_email=signup.email, actor=signup.user
+            )
+            signup.state, signup.tenant, signup.ready_at = Signup.State.READY, tenant, timezone.now()
+            signup.save(update_fields=["state", "tenant", "ready_at"])
+            record_event("signup.ready", actor=signup.user, tenant=tenant, target=signup.slug)
     except ValidationError as error:
         return _fail(signup, _readable(error))
     except Exception as error:
         return _fail(signup, _unexpected(error, code))
-    with transaction.atomic():
-        signup.state, signup.tenant, signup.ready_at = Signup.State.READY, tenant, timezone.now()
-        signup.save(update_fields=["state", "tenant", "ready_at"])
-        record_event("signup.ready", actor=signup.user, tenant=tenant, target=signup.slug)
     return signup
+
+
+def resume_signups() -> list[str]:
+    """Beat, each minute (public schema): provision the verified signups a lost send left queued (the
+    broker was away when the address was verified) and those whose provisioning died with its worker.
+
+    A queued signup is sent again once it has waited ``RUNYARD_RESEND_WAITING_SECONDS``; a provisioning one
+    is queued again once its claim is older than the task's hard time limit (the run holding it is surely
+    gone, and being one transaction it left nothing behind). A second delivery finds it claimed."""
+    from tenants.tasks import provision_signup_task
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=provision_signup_task.time_limit + 60)
+    retaken = []
+    for code in Signup.objects.filter(state=Signup.State.PROVISIONING, claimed_at__lt=stale).values_list(
+        "code", flat=True
+    ):
+        taken = Signup.objects.filter(code=code, state=Signup.State.PROVISIONING, claimed_at__lt=stale)
+        if taken.update(state=Signup.State.QUEUED):
+            log.warning("sign-up %s: its provisioning stopped half-way; queued again", code)
+            retaken.append(code)
+    waited = now - timedelta(seconds=settings.RUNYARD_RESEND_WAITING_SECONDS)
+    waiting = Signup.objects.filter(
+        Q(verified_at__lt=waited) | Q(code__in=retaken), state=Signup.State.QUEUED
+    )
+    sent = []
+    for code in waiting.order_by("verified_at").values_list("code", flat=True)[:RESEND_AT_MOST]:
+        _enqueue_provisioning(code)
+        sent.append(str(code))
+    return sent
 
 
 def verification_token(signup: Signup) -> str:

@@ -83,3 +83,45 @@ def test_importing_by_hand_takes_only_this_worksets_results(
     mallory = api_for(world.mallory, world.other)
     theirs = mallory.post("/api/v1/profiles", {"workset": completed.code, "key": key}, format="json")
     assert theirs.status_code == 400 and "workset" in theirs.json()["error"]["fields"]
+
+
+def test_a_search_whose_send_was_lost_is_made_by_beats_resend_sweep_once(
+    world, completed, api_for, django_capture_on_commit_callbacks
+):
+    """The workset completed while Redis was down, so its search was never sent: beat's per-tenant sweep
+    sends it once the workset has waited RUNYARD_RESEND_WAITING_SECONDS, and never again after."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.models import Workset
+    from portal.celery import fan_out_to_tenants_task
+
+    alice = api_for(world.alice)
+
+    def profiles() -> list[dict]:
+        return [
+            p for p in alice.get("/api/v1/profiles").json()["results"] if p["source_ref"] == completed.code
+        ]
+
+    def found() -> list[tuple[str, str]]:
+        return [(p["filename"], p["state"]) for p in profiles()]
+
+    def sweep() -> None:
+        with django_capture_on_commit_callbacks(execute=True):  # the found profiles' parses
+            fan_out_to_tenants_task.delay("analysis.resend_waiting_task").get()
+
+    def finished(seconds_ago: int) -> None:
+        with tenant_context(world.tenant):
+            finished_at = timezone.now() - timedelta(seconds=seconds_ago)
+            Workset.objects.filter(pk=completed.pk).update(finished_at=finished_at)
+
+    finished(10)
+    sweep()
+    assert found() == []  # completed just now: its own send may still be on its way
+    finished(301)
+    sweep()
+    assert found() == [("callgrind.out.77", "ready")]
+    assert alice.delete(f"/api/v1/profiles/{profiles()[0]['code']}").status_code == 204
+    sweep()
+    assert found() == []  # searched once: a profile deleted since is not imported again

@@ -3,8 +3,6 @@ as usual and its row waits; once the broker is back, beat's resend sweep (fanned
 parse or ingest again and it runs once, however often it is delivered."""
 
 import logging
-import socket
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,9 +13,9 @@ from django_tenants.utils import tenant_context
 
 import analysis.tasks  # noqa: F401  (the worker autodiscovers it; this process may not have yet)
 from analysis.models import CostIngest, Profile
-from portal.celery import app as celery_app
 from portal.celery import fan_out_to_tenants_task
 from tenants.models import AuditEvent
+from tests.broker import broker_down
 
 pytestmark = pytest.mark.django_db
 
@@ -28,31 +26,6 @@ JOBS = Path(__file__).parent / "samples" / "costs" / "jobs.json"
 @pytest.fixture
 def alice(api_for, world):
     return api_for(world.alice)
-
-
-@contextmanager
-def broker_down():
-    """Celery sends to a redis:// port nobody listens on, as when Redis is down; back (eager) on leaving."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    conf, saved = celery_app.conf, {}
-    down = {"task_always_eager": False, "broker_url": f"redis://127.0.0.1:{port}/0", "broker_transport": None}
-    down |= {"broker_transport_options": {}, "broker_connection_timeout": 1}
-    for key, value in down.items():
-        saved[key], conf[key] = conf[key], value
-    _forget_connections()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            conf[key] = value
-        _forget_connections()
-
-
-def _forget_connections() -> None:
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture

@@ -152,3 +152,40 @@ def test_the_operator_releases_a_hold_in_the_admin(operator_client, world):
     )
     assert response.status_code == 200 and "Billing hold of" in response.content.decode()
     assert not Quota.objects.get(pk=quota.pk).billing_hold
+
+
+def test_a_release_whose_send_was_lost_is_caught_up_by_beats_sweep(operator_client, world, api_for):
+    """The operator ends the hold while Redis is down: the held workset waits until beat's sweep (every
+    minute, in every tenant) queues it, once; a sweep while the hold is on moves nothing."""
+    from portal.celery import fan_out_to_tenants_task
+    from tests.broker import broker_down
+    from tests.builders import make_workset
+
+    set_budget(world.tenant, "1", Quota.BudgetAction.HOLD)
+    Quota.objects.filter(tenant=world.tenant).update(billing_hold=True, billing_hold_since=timezone.now())
+    held = make_workset(world.tenant, actor=world.bob)
+    alice = api_for(world.alice)
+
+    def state() -> str:
+        return alice.get(f"/api/v1/worksets/{held.code}").json()["state"]
+
+    def sweep() -> None:
+        fan_out_to_tenants_task.delay("jobs.release_held_worksets_task").get()
+
+    assert state() == "billing_hold"
+    sweep()
+    assert state() == "billing_hold"  # still on hold
+
+    quota = Quota.objects.get(tenant=world.tenant)
+    with broker_down():
+        released = operator_client.post(
+            "/admin/tenants/quota/", {"action": "release_hold", "_selected_action": [quota.pk]}, follow=True
+        )
+    assert released.status_code == 200 and not Quota.objects.get(pk=quota.pk).billing_hold
+    assert state() == "billing_hold"  # the release's message was lost
+
+    sweep()
+    assert state() == "queued"
+    sweep()
+    history = alice.get(f"/api/v1/worksets/{held.code}").json()["transitions"]
+    assert [step["reason"] for step in history].count("Billing hold released") == 1

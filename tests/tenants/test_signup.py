@@ -2,14 +2,17 @@
 
 import re
 import time
+from datetime import timedelta
 
 import boto3
 import pytest
 from django.core import mail, signing
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from tenants.models import Bucket, Membership, Quota, Signup, Tenant, User
+from tests.broker import broker_down
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +129,55 @@ def test_provisioning_twice_does_nothing_the_second_time(
     assert provision_signup_task.delay(str(signup.code)).get() == "ready"
     assert Tenant.objects.filter(slug="lambda-co").count() == 1
     assert public.get(_link_from_mail()).status_code == 302  # a second click changes nothing
+
+
+def _status(client, signup) -> str:
+    return client.get(f"/signup/{signup.code}/status").json()["state"]
+
+
+def _resume() -> list[str]:
+    """What beat sends each minute (public schema)."""
+    from tenants.tasks import resume_signups_task
+
+    return resume_signups_task.delay().get()
+
+
+def test_a_signup_verified_while_the_broker_is_down_is_provisioned_by_the_sweep_once(
+    world, public, signup_on, django_capture_on_commit_callbacks
+):
+    _register(public, django_capture_on_commit_callbacks, slug="nu-lab", email="n@nu.example")
+    with broker_down(), django_capture_on_commit_callbacks(execute=True):
+        verified = public.get(_link_from_mail())
+    signup = Signup.objects.get(slug="nu-lab")
+    assert verified.status_code == 302 and _status(public, signup) == "queued"  # the send was lost
+
+    assert _resume() == []  # verified just now: its first send may still be on its way
+    Signup.objects.filter(pk=signup.pk).update(verified_at=timezone.now() - timedelta(seconds=301))
+    assert _resume() == [str(signup.code)]
+    assert _status(public, signup) == "ready"
+    assert _resume() == []
+    assert Tenant.objects.filter(slug="nu-lab").count() == 1
+    assert Membership.objects.get(tenant__slug="nu-lab").user.email == "n@nu.example"
+
+
+def test_a_provisioning_that_died_half_way_is_queued_again_once_its_run_is_surely_gone(
+    world, public, signup_on, django_capture_on_commit_callbacks
+):
+    _register(public, django_capture_on_commit_callbacks, slug="xi-lab", email="x@xi.example")
+    with broker_down(), django_capture_on_commit_callbacks(execute=True):
+        public.get(_link_from_mail())
+    signup = Signup.objects.get(slug="xi-lab")
+    claimed = timezone.now() - timedelta(seconds=200)  # a worker claimed it 200 s ago, then died
+    Signup.objects.filter(pk=signup.pk).update(
+        state="provisioning", claimed_at=claimed, verified_at=claimed - timedelta(seconds=1)
+    )
+
+    assert _resume() == []  # within the task's 300 s limit its run may still be going
+    assert _status(public, signup) == "provisioning"
+    Signup.objects.filter(pk=signup.pk).update(claimed_at=claimed - timedelta(seconds=161))
+    assert _resume() == [str(signup.code)]
+    assert _status(public, signup) == "ready"
+    assert Tenant.objects.filter(slug="xi-lab").count() == 1
 
 
 def test_a_slug_taken_before_provisioning_fails_with_a_readable_error(
