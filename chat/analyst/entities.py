@@ -155,24 +155,42 @@ def quoted(question: Question) -> str | None:
     return match[1].strip() if match else None
 
 
-def _named_after(question: Question, keyword: str) -> str | None:
-    for match in re.finditer(
-        rf"\b{keyword}s?\s+(?:named\s+|called\s+)?([A-Za-z0-9][\w.:-]*)", question.raw, re.I
-    ):
-        name = match[1].rstrip(".:-")
-        if name.lower() not in NOT_A_NAME:
-            return name
-    return None
-
-
 def codes(question: Question) -> list[str]:
     """Worksets' and profiles' codes (``<slug>-<8 hex>``) in the order they appear."""
     return re.findall(CODE, question.text)
 
 
+# Words that end a workset's name typed without quotes: "why did workset GIAB trio QC fail?"
+NAME_ENDS = frozenset(
+    ["and", "or", "but", "is", "was", "are", "were", "has", "had", "do", "does", "did", "in", "on", "at"]
+    + ["with", "fail", "fails", "failed", "failing", "running", "queued", "finished", "completed", "done"]
+    + ["stuck", "still", "now", "currently", "already", "yet", "right", "today", "yesterday", "please"]
+)
+
+
+def _name_phrase_after(question: Question, keyword: str, *, words: int = 8) -> str | None:
+    """The words after ``keyword`` up to punctuation or a word in NAME_ENDS (a name may have spaces);
+    a code stands alone."""
+    for match in re.finditer(
+        rf"\b{keyword}s?\s+(?:named\s+|called\s+)?([A-Za-z0-9][^?!,;\n]*)", question.raw, re.I
+    ):
+        kept = []
+        for word in match[1].split()[:words]:
+            if word.lower().rstrip(".:") in NAME_ENDS:
+                break
+            kept.append(word)
+        name = " ".join(kept).rstrip(".:-")
+        if not name or kept[0].lower() in NOT_A_NAME:
+            continue
+        first = kept[0].rstrip(".:-")
+        return first if re.fullmatch(CODE, first.lower()) else name
+    return None
+
+
 def workset(question: Question) -> str | None:
-    """A workset named in quotes, after the word "workset", or by its code; otherwise none."""
-    found = quoted(question) or _named_after(question, "workset")
+    """A workset named in quotes, after the word "workset" (up to where its name ends), or by its code;
+    otherwise none."""
+    found = quoted(question) or _name_phrase_after(question, "workset")
     if found:
         return found
     found_codes = codes(question)

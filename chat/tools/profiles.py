@@ -94,6 +94,8 @@ def profile_hotspots(ctx: ToolContext, profile="latest", by="function", limit=10
     lines = [
         f"Top {len(data['rows'])} {by}s of **{found.name}** by {data['event']} ({data['kind']}), "
         f"total {figure(data['total'])}:"
+        if data["rows"]
+        else f"**{found.name}** has no {by}-level figures to rank:"
     ]
     for row in data["rows"]:
         where = row["function"] + (f":{row['line']}" if row.get("line") is not None else "")
@@ -105,7 +107,7 @@ def profile_hotspots(ctx: ToolContext, profile="latest", by="function", limit=10
             f"{row['rank']}. `{where}`: {figure(row['self'])}, {figure(row['self_share'])} of the total"
             + (f"; {', '.join(extra)}" if extra else "")
         )
-    lines += [f"_{note}_" for note in data.get("notes", [])]
+    lines += _notes(data)
     links = (profile_link(found), *[_function_link(found, r["function"]) for r in data["rows"][:3]])
     return ToolResult("profile_hotspots", {}, {"profile": found.code, **data}, "\n".join(lines), links)
 
@@ -120,7 +122,13 @@ def profile_vectorization(ctx: ToolContext, profile="latest", limit=20):
     found = find_profile(ctx, profile)
     data = insights.vectorization(tables_of(found), limit=limit).as_dict()
     program = ", ".join(f"{key} {figure(value)}" for key, value in data["program"].items())
-    lines = [f"Register mix of **{found.name}** ({data['program_basis']}): {program}.", "Per function:"]
+    lines = [
+        f"Register mix of **{found.name}** ({data['program_basis']}): {program}.",
+        f"- Using zmm (AVX-512): {_using(data['rows'], 'zmm')}",
+        f"- Using ymm (AVX/AVX2): {_using(data['rows'], 'ymm')}",
+        "",
+        "Per function:",
+    ]
     for row in data["rows"]:
         shares = ", ".join(f"{key} {figure(value)}" for key, value in row["shares"].items())
         samples = "; ".join(
@@ -128,9 +136,9 @@ def profile_vectorization(ctx: ToolContext, profile="latest", limit=20):
         )
         lines.append(f"- `{row['function']}`: {shares}" + (f" — e.g. `{samples}`" if samples else ""))
     if data["upgrade_candidates"]:
-        lines.append("Upgrade candidates:")
+        lines += ["", "Upgrade candidates:"]
         lines += [f"- `{c['function']}` ({c['kind']}): {c['reason']}" for c in data["upgrade_candidates"]]
-    lines += [f"_{note}_" for note in data.get("notes", [])]
+    lines += _notes(data)
     return ToolResult(
         "profile_vectorization", {}, {"profile": found.code, **data}, "\n".join(lines), (profile_link(found),)
     )
@@ -151,7 +159,7 @@ def profile_memory(ctx: ToolContext, profile="latest", limit=10):
         extra = f"; CPI {figure(cpi)}" if cpi and cpi["value"] is not None else ""
         reason = row["reason"].removeprefix(f"{row['function']}: ")
         lines.append(f"{row['rank']}. `{row['function']}`: {reason}{extra}")
-    lines += [f"_{note}_" for note in data.get("notes", [])]
+    lines += _notes(data)
     links = (profile_link(found), *[_function_link(found, r["function"]) for r in data["rows"][:3]])
     return ToolResult("profile_memory", {}, {"profile": found.code, **data}, "\n".join(lines), links)
 
@@ -184,7 +192,7 @@ def profile_recommendations(ctx: ToolContext, profile="latest", target=None):
         lines.append(f"- {advice}: {item['reason']}" + (f" (evidence: {evidence})" if evidence else ""))
     if not data["items"]:
         lines.append("Nothing to recommend from this profile.")
-    lines += [f"_{note}_" for note in data.get("notes", [])]
+    lines += _notes(data)
     return ToolResult(
         "profile_recommendations",
         {},
@@ -236,7 +244,7 @@ def profile_function(ctx: ToolContext, function: str, profile="latest"):
     ]
     if hottest:
         lines.append("Hottest instructions: " + ", ".join(hottest))
-    lines += [f"_{note}_" for note in data.get("notes", [])]
+    lines += _notes(data)
     payload = {"profile": found.code, "address": address, **data}
     return ToolResult("profile_function", {}, payload, "\n".join(lines), (_function_link(found, name),))
 
@@ -271,7 +279,7 @@ def profile_diff(ctx: ToolContext, profile: str, against: str):
                 f"{figure(r['share_change'])}"
                 for r in rows[:5]
             ]
-    lines += [f"_{note}_" for note in data.get("notes", [])]
+    lines += _notes(data)
     links = (
         link("Profile diff", "profile_diff", code=after.code, query={"against": before.code}),
         profile_link(after),
@@ -279,6 +287,17 @@ def profile_diff(ctx: ToolContext, profile: str, against: str):
     )
     payload = {"profile": after.code, "against": before.code, **data}
     return ToolResult("profile_diff", {}, payload, "\n".join(lines), links)
+
+
+def _notes(data: dict) -> list[str]:
+    """The insight's notes as their own paragraphs (after a list they would join its last item)."""
+    return [line for note in data.get("notes", []) for line in ("", f"_{note}_")]
+
+
+def _using(rows: list[dict], register: str) -> str:
+    """The functions among ``rows`` that run ``register`` instructions, with their share, or "none"."""
+    using = [row for row in rows if (row["shares"][register]["value"] or 0) > 0]
+    return ", ".join(f"`{row['function']}` ({figure(row['shares'][register])})" for row in using) or "none"
 
 
 def _function_link(profile: Profile, function: str) -> tuple[str, str]:

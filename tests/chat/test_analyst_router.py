@@ -194,6 +194,18 @@ def test_the_words_of_a_code_or_quoted_name_do_not_pick_the_intent():
     )
 
 
+def test_a_workset_name_with_spaces_is_taken_up_to_where_the_sentence_goes_on():
+    assert calls("What's the status of workset GIAB trio QC?") == (
+        Call("workset_status", {"workset": "GIAB trio QC"}),
+    )
+    assert calls("Why did workset GIAB trio QC fail and what should I do?") == (
+        Call("workset_diagnosis", {"workset": "GIAB trio QC"}),
+    )
+    assert calls("status of workset giab-batch-1a2b3c4d please") == (  # a code stands alone
+        Call("workset_status", {"workset": "giab-batch-1a2b3c4d"}),
+    )
+
+
 def test_a_workset_in_the_queue_is_its_status_and_plural_names_are_a_list_filter():
     assert calls("Is workset foo still in the queue?") == (Call("workset_status", {"workset": "foo"}),)
     found = calls('show failed worksets named "giab"', context={"workset": "other-0123abcd"})

@@ -61,6 +61,10 @@ def test_hotspots_of_the_latest_profile_equal_the_api_by_function_and_by_line(wo
     assert ("Profile Chat tools after", f"/profiles/{after.code}/") in function.links
     line = ask(world, "profile_hotspots", {"by": "line", "limit": 3}).data["rows"][0]
     assert line["line"] is not None
+    blocks = ask(world, "profile_hotspots", {"by": "block", "limit": 3})  # callgrind without --dump-instr
+    assert blocks.data["rows"] == []
+    assert blocks.text.startswith("**Chat tools after** has no block-level figures to rank:")
+    assert "no basic blocks" in blocks.text
 
 
 def test_vectorization_memory_and_recommendations_equal_the_api(world, api_for, demo):
@@ -69,6 +73,12 @@ def test_vectorization_memory_and_recommendations_equal_the_api(world, api_for, 
     assert without(vector.data, "profile") == api(api_for, world, after.code, "vectorization", limit=5)
     ymm = [row for row in vector.data["rows"] if (row["shares"]["ymm"]["value"] or 0) > 0]
     assert ymm and f"`{ymm[0]['function']}`: " in vector.text and "ymm" in vector.text
+    zmm = [row for row in vector.data["rows"] if (row["shares"]["zmm"]["value"] or 0) > 0]
+    users = ", ".join(
+        f"`{row['function']}` ({row['shares']['ymm']['value'] * 100:.1f} % (exact))" for row in ymm
+    )
+    assert f"- Using ymm (AVX/AVX2): {users}\n" in vector.text
+    assert "- Using zmm (AVX-512): none\n" in vector.text and not zmm  # the demo is built for AVX2
     memory = ask(world, "profile_memory", {"profile": demo["before"].code, "limit": 5})
     answer = api(api_for, world, demo["before"].code, "memory", limit=5)
     assert without(memory.data, "profile") == answer
