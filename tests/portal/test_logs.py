@@ -153,3 +153,12 @@ def test_probes_that_succeed_write_no_request_line_but_keep_their_id(db, json_lo
     response = Client().get("/healthz", HTTP_HOST="10.0.0.7")
     assert response.status_code == 200 and len(response["X-Request-ID"]) == 32
     assert not [line for line in json_log() if line["event"] == "request"]
+
+
+def test_celerys_lines_for_every_periodic_task_are_left_to_debug_but_failures_are_logged():
+    """Beat polls every 2 s: its sending/received/succeeded lines would drown the log at info."""
+    for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+        logger = logging.getLogger(name)  # as Django configured this process (LOG_LEVEL=info)
+        assert not logger.isEnabledFor(logging.INFO) and logger.isEnabledFor(logging.ERROR), name
+    debug = logging_settings("console", "debug")["loggers"]
+    assert {debug[name]["level"] for name in ("celery.beat", "celery.app.trace")} == {"DEBUG"}
