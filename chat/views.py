@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from chat import engine, services
-from chat.analyst.router import EXAMPLES
+from chat.analyst.examples import examples_for
 from chat.models import Conversation
 from chat.services import MAX_QUESTION
 
@@ -34,7 +34,7 @@ def chat(request, code=None):
         "conversation": conversation,
         "conversations": Conversation.objects.of(request.user)[:LISTED],
         "stored": stored,
-        "examples": EXAMPLES,
+        "examples": examples_for(request.membership),
         "max_question": MAX_QUESTION,
     }
     return render(request, "chat/chat.html", context)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from jobs.catalog.models import Cluster
+from jobs.execution import failure_fields
 from jobs.models import State, Workset
 from jobs.services import create_workset
 from tenants import demo_data
@@ -29,6 +30,19 @@ class DemoWorkset:
     pipeline: str
     steps: tuple[str, ...]
     vcpu_hours_per_sample: Decimal | None = None
+    failed_step: str = ""
+    log: str = ""  # the failed step's log, diagnosed by the catalogue as a real failure is
+
+
+# The end of a Mutect2 log whose JVM ran out of heap: what a somatic run that failed leaves behind.
+SOMATIC_LOG = """\
+[call_variants] gatk --java-options -Xmx4g Mutect2 -R GRCh38.fa -I HG002.bam -O HG002.somatic.vcf.gz
+12:41:07.512 INFO  ProgressMeter -        chr1:148201551            182.4              41255000         3768.5
+12:44:19.006 INFO  ProgressMeter -        chr1:152980233            185.6              41983000         3771.9
+Exception in thread "main" java.lang.OutOfMemoryError: Java heap space
+	at java.base/java.util.Arrays.copyOf(Arrays.java:3537)
+	at org.broadinstitute.hellbender.tools.walkers.mutect.Mutect2Engine.callRegion(Mutect2Engine.java:263)
+"""
 
 
 DEMO_WORKSETS = (
@@ -36,7 +50,14 @@ DEMO_WORKSETS = (
     DemoWorkset("HG002 germline pilot", ("HG002",), "germline", (*RUN, State.COMPLETED), Decimal("118.5")),
     DemoWorkset("HG003 germline", ("HG003",), "germline", (*RUN, State.COMPLETED), Decimal("124.25")),
     DemoWorkset("HG004 germline", ("HG004",), "germline", (*RUN, State.COMPLETED), Decimal("121.0")),
-    DemoWorkset("HG002 somatic", ("HG002",), "somatic", (*RUN, State.FAILED)),
+    DemoWorkset(
+        "HG002 somatic",
+        ("HG002",),
+        "somatic",
+        (*RUN, State.FAILED),
+        failed_step="call_variants",
+        log=SOMATIC_LOG,
+    ),
     DemoWorkset("HG003 rnaseq", ("HG003",), "rnaseq", (State.CANCELLED,)),
     DemoWorkset("Trio test help", demo_data.SAMPLES, "test_help", (*RUN, State.COMPLETED, State.ARCHIVED)),
 )
@@ -97,7 +118,7 @@ def _make(tenant: Tenant, demo: DemoWorkset) -> Workset:
         return workset
     began = timezone.now() - timedelta(hours=6)
     for step in demo.steps:
-        workset.transition_to(step, reason="Demo data", **_fields(step, demo, began))
+        workset.transition_to(step, **{"reason": "Demo data", **_fields(step, demo, began)})
     return workset
 
 
@@ -106,6 +127,8 @@ def _fields(step: str, demo: DemoWorkset, began) -> dict:
         return {"started_at": began}
     if step in (State.COMPLETED, State.FAILED):
         fields = {"finished_at": began + timedelta(hours=4)}
+        if step == State.FAILED and demo.log:
+            fields |= failure_fields(demo.failed_step, demo.log)[1]
         if step == State.COMPLETED and demo.vcpu_hours_per_sample is not None:
             count = len(demo.samples)
             fields["measured_vcpu_hours"] = demo.vcpu_hours_per_sample * count

@@ -258,23 +258,28 @@ def measured_cost(workset: Workset) -> Decimal | None:
 # --- fail ---
 
 
+def failure_fields(step: str, excerpt: str):
+    """The diagnosis of a failed step's log excerpt, and what the move to failed writes on its workset
+    (the reason, the step, the code and class, the stored excerpt the report is computed from)."""
+    diagnosis = diagnose(excerpt)
+    return diagnosis, {
+        "reason": f"Step {step or '?'} failed: {diagnosis.code} {diagnosis.entry.name}",
+        "failed_step": step,
+        "failure_code": diagnosis.code,
+        "failure_class": diagnosis.failure_class,
+        "diagnosis": {"step": step, "excerpt": excerpt[-EXCERPT_BYTES:], **diagnosis.as_dict()},
+    }
+
+
 def fail_run(workset: Workset, *, step: str, excerpt: str) -> Workset:
     """Diagnose the failure and retry after a backoff, or dead-letter it."""
-    diagnosis = diagnose(excerpt)
-    stored = {"step": step, "excerpt": excerpt[-EXCERPT_BYTES:], **diagnosis.as_dict()}
+    diagnosis, failed = failure_fields(step, excerpt)
     with transaction.atomic():
         workset = _locked(workset)
         if not workset.can_go_to(State.FAILED):
             return workset
         workset.transition_to(
-            State.FAILED,
-            reason=f"Step {step or '?'} failed: {diagnosis.code} {diagnosis.entry.name}",
-            finished_at=timezone.now(),
-            failed_step=step,
-            failure_code=diagnosis.code,
-            failure_class=diagnosis.failure_class,
-            diagnosis=stored,
-            measured_cost_usd=measured_cost(workset),
+            State.FAILED, finished_at=timezone.now(), measured_cost_usd=measured_cost(workset), **failed
         )
         notify("failed", workset=workset, step=step, diagnosis_code=diagnosis.code)
         if diagnosis.failure_class in RETRYABLE_CLASSES and workset.auto_retries < workset.max_retries:

@@ -176,6 +176,7 @@ def ask_the_chat(web: httpx.Client) -> None:
     name = hottest["rows"][0]["function"]
     address = web.get(f"/api/v1/profiles/{latest}/function", params={"name": name}).json()
     failed = web.get("/api/v1/worksets", params={"state": "failed"}).json()["results"][0]
+    diagnosis = web.get(f"/api/v1/worksets/{failed['code']}/diagnosis").json()["diagnosis"]
     today = datetime.now(UTC).date()
     monday = today - timedelta(days=today.weekday() + 7)
     week = {"start": monday.isoformat(), "end": (monday + timedelta(days=6)).isoformat(), "group_by": "team"}
@@ -191,7 +192,7 @@ def ask_the_chat(web: httpx.Client) -> None:
         f"Give me a detailed instruction profile of function {address['top_instructions'][0]['address']:#x} "
         "(instruction mix, CPI, memory hierarchy).": name,
         f"What's the status of workset {failed['code']}?": "failed",
-        f"Why did workset {failed['code']} fail and what should I do?": failed["name"],
+        f"Why did workset {failed['code']} fail and what should I do?": diagnosis["name"],
         "What did each team spend on GPUs last week?": "$",
     }
     csrf = {"X-CSRFToken": web.cookies["csrftoken"]}

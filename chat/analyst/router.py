@@ -14,24 +14,14 @@ from typing import Any
 from chat.analyst import automation
 from chat.analyst import entities as find
 from chat.analyst.entities import CODE, Question, has
+from chat.analyst.examples import EXAMPLES, WORKSET
 from chat.analyst.periods import Period, find_period, impossible_dates
 from chat.analyst.plan import Call, Plan
 
-EXAMPLES = (
-    "What are the three hottest functions in my latest run?",
-    "Which functions use AVX-512 (zmm) and which still use AVX2 (ymm)?",
-    "Which functions have memory operations with high CPI, cache misses or page walks?",
-    "Recommend compiler flags for this workload; it can use AVX-512.",
-    "Give me a detailed instruction profile of function 0x401520.",
-    "What's the status of workset giab-batch-1a2b3c4d? Why did it fail?",
-    "What did each team spend on GPUs last week?",
-    "How is the queue? What is our budget burn, forecast, usage, quota or invoice for March?",
-    'Find files named "sample1.fastq" · Show ISS job 12345 · Cancel workset giab-batch-1a2b3c4d',
-)
 CANNOT = "I can't answer that from the portal's data. I can answer questions such as:\n" + "\n".join(
     f"- {example}" for example in EXAMPLES
 )
-WHICH_WORKSET = "Which workset? Name it or give its code, e.g. “status of workset giab-batch-1a2b3c4d”."
+WHICH_WORKSET = f"Which workset? Name it or give its code, e.g. “status of workset {WORKSET}”."
 CHANGES = frozenset({"cancel_workset", "retry_workset"})
 PRONOUN = r"it|its|this|that workset|that run|that profile|the workset|that one|the run|the profile"
 

@@ -100,15 +100,15 @@ def workset_status(ctx: ToolContext, workset: str):
         ],
     }
     lines = [
-        f"**{found.name}** (`{found.code}`) is **{found.state}** since "
-        f"{found.state_changed_at:%Y-%m-%d %H:%M} UTC, {found.progress} % of its steps done"
+        f"**{found.name}** (`{found.code}`) is **{found.state}** (since "
+        f"{found.state_changed_at:%Y-%m-%d %H:%M} UTC), {found.progress} % of its steps done"
         + (f", now at {found.current_step}" if found.current_step else "")
         + (f", on cluster {found.cluster}" if found.cluster else "")
         + "."
     ]
     lines += [f"- step {s['name']}: {s['status']}" for s in steps]
     if found.state == State.FAILED and found.failed_step:
-        lines.append(f"It failed at {found.failed_step} ({found.failure_code or 'no code'}).")
+        lines += ["", f"It failed at {found.failed_step} ({found.failure_code or 'no code'})."]
     return ToolResult("workset_status", {}, data, "\n".join(lines), links=(workset_link(found),))
 
 

@@ -71,3 +71,33 @@ def test_nobody_else_renames_or_deletes_a_conversation(world, client_for):
         assert client.post(f"/chat/{conversation.code}/delete").status_code == 404
     with tenant_context(world.tenant):
         assert Conversation.objects.get(pk=conversation.pk).title == "Queue check"
+
+
+@pytest.mark.usefixtures("private_channel_layer", "consumer_connection")
+def test_the_examples_name_the_tenants_own_workset_and_an_address_that_answers(
+    world, client_for, api_for, django_capture_on_commit_callbacks
+):
+    """Clicking an example asks it: its workset code and address are alpha's, so each one answers."""
+    import html
+    import re
+
+    from tests.builders import make_workset, parse_demo_profiles
+
+    failed = make_workset(world.tenant, state="failed", name="Pages broken run")
+    queued = make_workset(world.tenant, state="queued", name="Pages waiting run")
+    with tenant_context(world.tenant), django_capture_on_commit_callbacks(execute=True):
+        parse_demo_profiles("Pages", actor=world.alice)
+
+    body = html.unescape(client_for(world.carol).get("/chat/").content.decode())
+    assert f"What's the status of workset {failed.code}? Why did it fail?" in body
+    assert f"Cancel workset {queued.code}" in body
+    address = re.search(r"detailed instruction profile of function (0x[0-9a-f]+)\.", body)[1]
+    assert address != "0x401520"
+    question = f"Give me a detailed instruction profile of function {address}."
+    reply = api_for(world.carol).post("/api/v1/chat/conversations/ask", {"text": question}, format="json")
+    assert reply.status_code == 201, reply.content
+    assert f"(contains {address})" in reply.json()["reply"]["content"]
+
+    theirs = html.unescape(client_for(world.mallory, world.other).get("/chat/").content.decode())
+    assert failed.code not in theirs and queued.code not in theirs and address not in theirs
+    assert "What's the status of workset giab-batch-1a2b3c4d?" in theirs  # beta has none: the placeholder
