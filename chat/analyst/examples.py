@@ -21,8 +21,9 @@ def examples(*, workset: str = WORKSET, address: str = ADDRESS, cancellable: str
         f"What's the status of workset {workset}? Why did it fail?",
         "What did each team spend on GPUs last week?",
         "How is the queue? What is our budget burn, forecast, usage, quota or invoice for March?",
-        'Find files named "fastq" · Show ISS job 12345'
-        + (f" · Cancel workset {cancellable}" if cancellable else ""),
+        'Find files named "fastq"',
+        "Show ISS job 12345",
+        *([f"Cancel workset {cancellable}"] if cancellable else []),
     )
 
 
@@ -32,11 +33,13 @@ EXAMPLES = examples()
 def examples_for(membership) -> tuple[str, ...]:
     """The examples with what ``membership`` can see: its tenant's codes and addresses, else placeholders."""
     from analysis.models import Profile
-    from jobs.models import CANCELLABLE, State, Workset
+    from jobs.models import State, Workset
 
+    # on their way, not one still being prepared (its owner is about to submit it)
+    on_their_way = (State.QUEUED, State.DISPATCHED, State.RUNNING, State.RETRY_WAIT)
     worksets = Workset.objects.visible_to(membership).order_by("-state_changed_at")
     failed = worksets.filter(state__in=(State.FAILED, State.DEAD_LETTER)).first() or worksets.first()
-    cancellable = worksets.filter(state__in=CANCELLABLE).first()
+    cancellable = worksets.filter(state__in=on_their_way).first()
     profile = Profile.objects.visible_to(membership).ready().order_by("-created_at", "-id").first()
     return examples(
         workset=failed.code if failed else WORKSET,
