@@ -42,6 +42,7 @@ TITLES = {
 }
 LEVELS = {"function": "functions", "block": "basic blocks", "line": "source lines"}
 TRUNCATED = "_This result was cut to fit; the linked page has the rest._"
+LIST_ITEM = re.compile(r"(?:[-*+]|\d+[.)])\s")
 MAX_ROWS, MAX_COLUMNS = 20, 8
 
 
@@ -113,11 +114,24 @@ def _section(call: Call, result: Any, plan: Plan) -> str:
         if plan.needs_confirmation:
             return f"{heading}\n\nThis changes something, so it waits until you confirm it."
         return f"{heading}\n\nI did not get a result for this."
-    body = (getattr(result, "text", "") or "").strip() or render_data(getattr(result, "data", None))
+    body = _lists_apart((getattr(result, "text", "") or "").strip()) or render_data(
+        getattr(result, "data", None)
+    )
     parts = [heading, body or "The tool found nothing."]
     if getattr(result, "truncated", False):
         parts.append(TRUNCATED)
     return "\n\n".join(parts)
+
+
+def _lists_apart(text: str) -> str:
+    """A line right after a list item that is not an item itself starts a paragraph of its own (Markdown
+    would run it into the item: "- last step Log lines:")."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if lines and line[:1].strip() and not LIST_ITEM.match(line) and LIST_ITEM.match(lines[-1]):
+            lines.append("")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _lower_first(text: str) -> str:

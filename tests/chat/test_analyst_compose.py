@@ -146,3 +146,14 @@ def test_any_text_is_cut_into_pieces_that_join_back(markdown, size):
     pieces = list(chunks(markdown, size=size))
     assert "".join(pieces) == markdown
     assert all(0 < len(piece) <= size for piece in pieces)
+
+
+def test_a_line_after_a_list_is_a_paragraph_not_part_of_the_last_item():
+    diagnosis = FakeResult(
+        "workset_diagnosis",
+        {"workset": "X"},
+        text="What to do:\n- Add memory.\n  (per step)\n1. Split it.\nLog lines:\n- line 4: `OOM`",
+    )
+    plan = Plan((Call("workset_diagnosis", {"workset": "X"}),))
+    markdown = compose("Why did workset X fail?", plan, [diagnosis]).markdown
+    assert "What to do:\n- Add memory.\n  (per step)\n1. Split it.\n\nLog lines:\n- line 4: `OOM`" in markdown
