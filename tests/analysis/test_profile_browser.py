@@ -187,7 +187,10 @@ def test_alice_uploads_watches_the_parse_live_and_reads_the_charts_in_both_theme
     worker()  # the parse runs now, in a real worker; the page follows it over the socket
 
     expect(page.get_by_test_id("hotspots")).to_be_visible(timeout=PARSE_TIMEOUT_MS)
-    page.wait_for_function(f"JSON.parse(sessionStorage.getItem('profile-seen')).includes('{RELOADED}')")
+    # a function, not an expression: Playwright polls an expression with eval, which the page's CSP refuses
+    page.wait_for_function(
+        f"() => JSON.parse(sessionStorage.getItem('profile-seen') || '[]').includes('{RELOADED}')"
+    )
     seen = page.evaluate("JSON.parse(sessionStorage.getItem('profile-seen'))")
     assert seen[0] == "loaded: Waiting to be parsed 0", seen
     assert any(entry.startswith("Parsing") for entry in seen), seen

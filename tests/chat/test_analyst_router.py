@@ -297,4 +297,9 @@ def test_may_the_verb_is_not_a_month():
 def test_any_text_gets_a_plan_or_a_plain_answer(question):
     plan = route(question, today=TODAY)
     assert plan.calls or plan.unanswered
-    assert all(call.arguments.get("workset") for call in plan.calls if "workset" in call.tool)
+    one_workset = [call for call in plan.calls if "workset" in call.tool and call.tool != "list_worksets"]
+    assert all(call.arguments.get("workset") for call in one_workset)  # never an empty name
+
+
+def test_the_word_worksets_alone_lists_them():  # found by the property test above
+    assert calls("WORKSETS") == (Call("list_worksets", {}),)
