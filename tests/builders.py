@@ -198,3 +198,26 @@ def parse_demo_profiles(name_prefix: str, *, actor) -> dict:
         profile_services.parse_profile(profile.code, profile.attempt)
         made[run] = Profile.objects.get(pk=profile.pk)
     return made
+
+
+def spend_vcpu_hours(tenant, hours: str, *, reference: str) -> None:
+    """Measured usage this month (Standard card: $0.04 per normal-priority vCPU-hour)."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from tenants.models import UsageRecord
+    from tenants.services.usage import record_usage
+
+    now = timezone.now()
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    record_usage(
+        tenant,
+        UsageRecord.Kind.VCPU,
+        Decimal(hours),
+        basis=UsageRecord.Basis.MEASURED,
+        source="test",
+        period_start=start,
+        period_end=start + timedelta(hours=1),
+        dimension="normal",
+        reference=reference,
+    )

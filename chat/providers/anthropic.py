@@ -18,8 +18,6 @@ from __future__ import annotations
 from chat.providers.base import (
     AssistantTurn,
     Completion,
-    OnText,
-    ProviderConfig,
     ProviderHTTPError,
     ProviderProtocolError,
     Streamed,
@@ -30,9 +28,8 @@ from chat.providers.base import (
     UserText,
     alternating,
     parse_arguments,
-    with_retries,
 )
-from chat.providers.http import json_event, open_stream, sse_events
+from chat.providers.http import StreamingHTTPProvider, json_event, sse_events
 
 NAME = "Anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -40,28 +37,22 @@ API_VERSION = "2023-06-01"
 OVERLOADED = 529
 
 
-class AnthropicProvider:
+class AnthropicProvider(StreamingHTTPProvider):
     kind = "anthropic"
+    name = NAME
 
-    def __init__(self, config: ProviderConfig):
-        self.config = config
+    def url(self) -> str:
+        return (self.config.base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/messages"
 
-    async def complete(
-        self, system: str, turns: list[Turn], tools: list[ToolSpec], *, use_tools: bool, on_text: OnText
-    ) -> Completion:
-        body = self.request_body(system, turns, tools, use_tools=use_tools)
-        headers = {
+    def headers(self) -> dict:
+        return {
             "x-api-key": self.config.api_key,
             "anthropic-version": API_VERSION,
             "accept": "text/event-stream",
         }
-        url = (self.config.base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/messages"
 
-        async def attempt(streamed: Streamed) -> Completion:
-            async with open_stream(self.config, NAME, url, headers=headers, body=body) as response:
-                return await read_stream(response, streamed)
-
-        return await with_retries(self.config, attempt, on_text)
+    async def read(self, response, streamed: Streamed) -> Completion:
+        return await read_stream(response, streamed)
 
     def request_body(self, system: str, turns: list[Turn], tools: list[ToolSpec], *, use_tools: bool) -> dict:
         body: dict = {

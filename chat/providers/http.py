@@ -1,4 +1,5 @@
-"""What the two HTTP providers share: one streamed POST with typed errors, and the Server-Sent Events reader.
+"""What the two HTTP providers share: their ``complete`` (one streamed POST, retried, with typed errors) and
+the Server-Sent Events reader.
 
 SSE framing as the WHATWG HTML standard defines it (§9.2 "Server-sent events"): ``field: value`` lines,
 ``event:`` names the event, ``data:`` lines are joined with newlines, a blank line dispatches, a line starting
@@ -15,14 +16,56 @@ from contextlib import asynccontextmanager
 import httpx
 
 from chat.providers.base import (
+    Completion,
+    OnText,
     ProviderConfig,
     ProviderHTTPError,
     ProviderProtocolError,
     ProviderUnreachable,
+    Streamed,
+    ToolSpec,
+    Turn,
     retry_after_seconds,
+    with_retries,
 )
 
 ERROR_DETAIL_CHARS = 200
+
+
+class StreamingHTTPProvider:
+    """A provider that POSTs one JSON request and reads the answer as an event stream, retried (before any
+    text) by ``with_retries``. Subclasses give ``name``, ``url()``, ``headers()``, ``request_body()`` and
+    ``read()``."""
+
+    kind = ""
+    name = ""
+
+    def __init__(self, config: ProviderConfig):
+        self.config = config
+
+    async def complete(
+        self, system: str, turns: list[Turn], tools: list[ToolSpec], *, use_tools: bool, on_text: OnText
+    ) -> Completion:
+        body = self.request_body(system, turns, tools, use_tools=use_tools)
+        url, headers = self.url(), self.headers()
+
+        async def attempt(streamed: Streamed) -> Completion:
+            async with open_stream(self.config, self.name, url, headers=headers, body=body) as response:
+                return await self.read(response, streamed)
+
+        return await with_retries(self.config, attempt, on_text)
+
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def headers(self) -> dict:
+        raise NotImplementedError
+
+    def request_body(self, system: str, turns: list[Turn], tools: list[ToolSpec], *, use_tools: bool) -> dict:
+        raise NotImplementedError
+
+    async def read(self, response: httpx.Response, streamed: Streamed) -> Completion:
+        raise NotImplementedError
 
 
 @asynccontextmanager

@@ -19,8 +19,6 @@ import json
 from chat.providers.base import (
     AssistantTurn,
     Completion,
-    OnText,
-    ProviderConfig,
     ProviderProtocolError,
     Streamed,
     ToolCall,
@@ -30,33 +28,27 @@ from chat.providers.base import (
     UserText,
     parse_arguments,
     token_count,
-    with_retries,
 )
-from chat.providers.http import json_event, open_stream, sse_events
+from chat.providers.http import StreamingHTTPProvider, json_event, sse_events
 
 NAME = "The OpenAI-compatible provider"
 
 
-class OpenAIProvider:
+class OpenAIProvider(StreamingHTTPProvider):
     kind = "openai"
+    name = NAME
 
-    def __init__(self, config: ProviderConfig):
-        self.config = config
+    def url(self) -> str:
+        return self.config.base_url.rstrip("/") + "/chat/completions"
 
-    async def complete(
-        self, system: str, turns: list[Turn], tools: list[ToolSpec], *, use_tools: bool, on_text: OnText
-    ) -> Completion:
-        body = self.request_body(system, turns, tools, use_tools=use_tools)
+    def headers(self) -> dict:
         headers = {"Accept": "text/event-stream"}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
-        url = self.config.base_url.rstrip("/") + "/chat/completions"
+        return headers
 
-        async def attempt(streamed: Streamed) -> Completion:
-            async with open_stream(self.config, NAME, url, headers=headers, body=body) as response:
-                return await read_stream(response, streamed)
-
-        return await with_retries(self.config, attempt, on_text)
+    async def read(self, response, streamed: Streamed) -> Completion:
+        return await read_stream(response, streamed)
 
     def request_body(self, system: str, turns: list[Turn], tools: list[ToolSpec], *, use_tools: bool) -> dict:
         body: dict = {

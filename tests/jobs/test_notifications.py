@@ -17,9 +17,8 @@ from jobs.notifications.services import notify
 from jobs.notifications.tasks import deliver_notification_task
 from tenants.models import Quota
 from tenants.services.budgets import check_budget
-from tests.builders import make_workset
+from tests.builders import make_workset, spend_vcpu_hours
 from tests.recording_server import RecordingServer, closed_port_url
-from tests.tenants.test_budgets import spend_vcpu_hours
 
 pytestmark = pytest.mark.django_db
 

@@ -1,39 +1,21 @@
 """Budgets that act: alerts at 80 % and 100 %, once per month each, email, banner, hold and its release."""
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from tenants.models import AuditEvent, BudgetAlert, Quota, UsageRecord
+from tenants.models import AuditEvent, BudgetAlert, Quota
 from tenants.services import QuotaExceeded, check_quota
 from tenants.services.budgets import check_budget, release_billing_hold
 from tenants.services.quotas import ApprovalRequired
-from tenants.services.usage import record_usage
+from tests.builders import spend_vcpu_hours
 
 pytestmark = pytest.mark.django_db
 
 
 def set_budget(tenant, usd: str, action: str = Quota.BudgetAction.WARN) -> None:
     Quota.objects.filter(tenant=tenant).update(monthly_budget_usd=Decimal(usd), budget_action=action)
-
-
-def spend_vcpu_hours(tenant, hours: str, *, reference: str) -> None:
-    """Standard card: $0.04 per normal-priority vCPU-hour."""
-    now = timezone.now()
-    start = datetime(now.year, now.month, 1, tzinfo=UTC)
-    record_usage(
-        tenant,
-        UsageRecord.Kind.VCPU,
-        Decimal(hours),
-        basis=UsageRecord.Basis.MEASURED,
-        source="test",
-        period_start=start,
-        period_end=start + timedelta(hours=1),
-        dimension="normal",
-        reference=reference,
-    )
 
 
 def test_the_80_percent_alert_fires_once_with_one_email_to_owners_and_admins(

@@ -2,7 +2,7 @@
 and last activity, from what is stored; sortable; operators only, on the public host only."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,11 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from tenants.models import GB, AuditEvent, Bucket, Quota, Tenant, UsageRecord
+from tenants.models import GB, AuditEvent, Bucket, Quota, Tenant
 from tenants.services.audit import record_event
 from tenants.services.overview import tenant_health
-from tenants.services.usage import record_usage
-from tests.builders import make_workset
+from tests.builders import make_workset, spend_vcpu_hours
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/overview/"
@@ -23,22 +22,6 @@ URL = "/admin/overview/"
 
 def health_of(tenant):
     return next(row for row in tenant_health() if row.tenant.pk == tenant.pk)
-
-
-def spend_vcpu_hours(tenant, hours: str) -> None:
-    """Standard card: $0.04 per normal-priority vCPU-hour."""
-    start = datetime(timezone.now().year, timezone.now().month, 1, tzinfo=UTC)
-    record_usage(
-        tenant,
-        UsageRecord.Kind.VCPU,
-        Decimal(hours),
-        basis=UsageRecord.Basis.MEASURED,
-        source="test",
-        period_start=start,
-        period_end=start + timedelta(hours=1),
-        dimension="normal",
-        reference=f"overview-{tenant.slug}",
-    )
 
 
 def store_alpha_and_beta(world) -> dict:
@@ -50,7 +33,7 @@ def store_alpha_and_beta(world) -> dict:
     with tenant_context(world.tenant):
         old.transitions.filter(to_state="completed").update(at=timezone.now() - timedelta(days=8))
     make_workset(world.other, state="dead_letter")
-    spend_vcpu_hours(world.tenant, "100")  # $4.00
+    spend_vcpu_hours(world.tenant, "100", reference="overview-alpha")  # $4.00
     Quota.objects.filter(tenant=world.tenant).update(monthly_budget_usd=Decimal("10.00"), max_storage_gb=1000)
     Quota.objects.filter(tenant=world.other).update(monthly_budget_usd=None, max_storage_gb=100)
     Bucket.objects.filter(tenant=world.tenant).update(bytes_used=500 * GB)
